@@ -1,0 +1,91 @@
+"""The ``mstk`` command: a click group built around a plugin manager.
+
+``build_cli(pm)`` lets tests (and ``mstk.testing``) build a CLI around a fresh plugin
+manager; ``run`` is the single error boundary that turns exceptions into the exit codes
+documented in the README (0 ok, 1 bad input or runtime failure, 2 usage error).
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import traceback
+from typing import Sequence
+
+import click
+
+from mstk.errors import MstkError
+
+EXIT_OK = 0
+EXIT_FAILURE = 1
+EXIT_USAGE = 2
+
+
+def build_cli(pm) -> click.Group:
+    """Return the ``mstk`` click group with every command that ``pm``'s plugins register."""
+    from mstk import __version__
+
+    @click.group(context_settings={"help_option_names": ["-h", "--help"]})
+    @click.version_option(__version__, prog_name="mstk")
+    @click.pass_context
+    def cli(ctx: click.Context) -> None:
+        """mstk: research methods for recommendation, RAG and LLM training.
+
+        Commands read JSONL (a file or stdin) and write JSONL to stdout, so they compose
+        in shell pipelines. Summaries and progress go to stderr.
+        """
+        ctx.obj = pm
+
+    pm.hook.register_commands(cli=cli)
+    return cli
+
+
+def _quiet_broken_pipe() -> None:
+    # The reader went away (`mstk … | head`): point stdout at devnull so the interpreter's
+    # final flush does not print a second traceback, and end without a message.
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError):
+        pass
+
+
+def run(cli: click.Group, args: Sequence[str] | None = None, prog_name: str = "mstk") -> int:
+    """Invoke ``cli`` and return its exit code; never raises except for KeyboardInterrupt."""
+    debug = os.environ.get("MSTK_DEBUG") == "1"
+    try:
+        cli.main(args=list(args) if args is not None else None, prog_name=prog_name, standalone_mode=False)
+        return EXIT_OK
+    except click.exceptions.Exit as exc:
+        return exc.exit_code
+    except click.exceptions.Abort:
+        click.echo("Aborted!", err=True)
+        return EXIT_FAILURE
+    except click.ClickException as exc:  # UsageError and friends
+        exc.show()
+        return exc.exit_code
+    except BrokenPipeError:
+        _quiet_broken_pipe()
+        return EXIT_OK
+    except MstkError as exc:
+        if debug:
+            traceback.print_exc()
+        click.echo(f"Error: {exc}", err=True)
+        return EXIT_FAILURE
+    except Exception as exc:  # an unexpected failure: still one line unless debugging
+        if debug:
+            traceback.print_exc()
+        else:
+            click.echo(f"Error: {type(exc).__name__}: {exc} (set MSTK_DEBUG=1 for a traceback)", err=True)
+        return EXIT_FAILURE
+
+
+def main() -> None:
+    from mstk.plugins import get_plugin_manager
+
+    code = run(build_cli(get_plugin_manager()))
+    try:
+        sys.stdout.flush()
+    except BrokenPipeError:
+        _quiet_broken_pipe()
+    sys.exit(code)
