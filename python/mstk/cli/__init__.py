@@ -54,8 +54,10 @@ def run(cli: click.Group, args: Sequence[str] | None = None, prog_name: str = "m
     """Invoke ``cli`` and return its exit code; never raises except for KeyboardInterrupt."""
     debug = os.environ.get("MSTK_DEBUG") == "1"
     try:
-        cli.main(args=list(args) if args is not None else None, prog_name=prog_name, standalone_mode=False)
-        return EXIT_OK
+        # Without standalone mode click returns the exit code of ctx.exit() (e.g. after
+        # --help) instead of calling sys.exit; a command's own return value is ignored.
+        rv = cli.main(args=list(args) if args is not None else None, prog_name=prog_name, standalone_mode=False)
+        return rv if isinstance(rv, int) else EXIT_OK
     except click.exceptions.Exit as exc:
         return exc.exit_code
     except click.exceptions.Abort:
