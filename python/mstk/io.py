@@ -1,0 +1,145 @@
+"""JSONL input and output with the conventions every mstk command shares (DESIGN §3).
+
+Records are read as bytes and parsed with orjson; line numbers are 1-based and count
+every physical line, blank ones included, so an error message points at the line a user
+sees in an editor. Blank lines are not records and are skipped.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from dataclasses import dataclass, field
+from typing import IO, Any, Iterator
+
+import click
+import orjson
+
+from mstk.errors import InputError
+
+STDIN_NAME = "<stdin>"
+
+
+def open_input(path: str) -> tuple[IO[bytes], str]:
+    """Open INPUT (``-`` = stdin) for binary reading; returns the stream and its display name.
+
+    A terminal on stdin with no INPUT is a usage error rather than a silent hang.
+    """
+    if path == "-":
+        if sys.stdin is None or sys.stdin.isatty():
+            raise click.UsageError("no INPUT file given and stdin is a terminal: pass a file, or pipe JSONL into the command")
+        return sys.stdin.buffer, STDIN_NAME
+    try:
+        return open(path, "rb"), path
+    except OSError as exc:
+        raise click.BadParameter(f"cannot open {path!r}: {exc.strerror}", param_hint="INPUT") from None
+
+
+def open_output(path: str) -> IO[bytes]:
+    if path == "-":
+        return sys.stdout.buffer
+    try:
+        return open(path, "wb")
+    except OSError as exc:
+        raise click.BadParameter(f"cannot write {path!r}: {exc.strerror}", param_hint="'-o' / '--output'") from None
+
+
+@dataclass
+class ErrorPolicy:
+    """What happens to a bad input line: ``fail`` stops with ``Error: FILE:LINE: …``;
+    ``skip`` reports ``FILE:LINE: reason`` (stderr or ``--errors FILE``) and goes on, and
+    the command exits 1 at the end. Either way no line disappears without a word."""
+
+    source: str
+    mode: str = "fail"
+    errors_path: str | None = None
+    skipped: list[tuple[int, str]] = field(default_factory=list)
+    _sink: IO[str] | None = None
+
+    def bad(self, line: int | None, reason: str) -> None:
+        if self.mode == "fail":
+            raise InputError(self.source, line, reason)
+        self.skipped.append((line or 0, reason))
+        if self._sink is None:
+            self._sink = open(self.errors_path, "w", encoding="utf-8") if self.errors_path else sys.stderr
+        where = f"{self.source}:{line}" if line is not None else self.source
+        self._sink.write(f"skipped {where}: {reason}\n")
+
+    def close(self) -> None:
+        if self._sink is not None and self._sink is not sys.stderr:
+            self._sink.close()
+
+    @property
+    def exit_code(self) -> int:
+        return 1 if self.skipped else 0
+
+
+def iter_line_blocks(stream: IO[bytes], block_bytes: int = 1 << 23) -> Iterator[tuple[int, bytes]]:
+    """Yield (number of the block's first line, block) where each block holds whole lines.
+
+    Reading big blocks and cutting at the last newline is much faster than reading line
+    by line, and keeps line numbering exact across blocks.
+    """
+    next_line = 1
+    carry = b""
+    while True:
+        chunk = stream.read(block_bytes)
+        if not chunk:
+            break
+        data = carry + chunk
+        cut = data.rfind(b"\n")
+        if cut < 0:
+            carry = data
+            continue
+        block, carry = data[: cut + 1], data[cut + 1 :]
+        yield next_line, block
+        next_line += block.count(b"\n")
+    if carry:
+        yield next_line, carry
+
+
+def read_all(stream: IO[bytes]) -> bytes:
+    return stream.read()
+
+
+def iter_records(stream: IO[bytes], policy: ErrorPolicy, batch_size: int = 4096) -> Iterator[list[tuple[int, dict[str, Any]]]]:
+    """Parse JSON objects line by line; yield batches of (line number, record)."""
+    batch: list[tuple[int, dict[str, Any]]] = []
+    for first, block in iter_line_blocks(stream):
+        for offset, raw in enumerate(block.split(b"\n")):
+            if not raw.strip():
+                continue
+            line = first + offset
+            try:
+                record = orjson.loads(raw)
+            except orjson.JSONDecodeError as exc:
+                policy.bad(line, f"invalid JSON: {exc}")
+                continue
+            if not isinstance(record, dict):
+                policy.bad(line, f"expected a JSON object, got {type(record).__name__}")
+                continue
+            batch.append((line, record))
+            if len(batch) >= batch_size:
+                yield batch
+                batch = []
+    if batch:
+        yield batch
+
+
+def dumps_records(records: list[dict[str, Any]]) -> bytes:
+    return b"".join(orjson.dumps(r, option=orjson.OPT_APPEND_NEWLINE) for r in records)
+
+
+def emit_summary(summary: dict[str, Any]) -> None:
+    """One JSON line on stderr: stdout carries only records."""
+    sys.stderr.write(orjson.dumps(summary).decode() + "\n")
+    sys.stderr.flush()
+
+
+class Stopwatch:
+    def __init__(self) -> None:
+        self.start = time.perf_counter()
+
+    @property
+    def seconds(self) -> float:
+        return round(time.perf_counter() - self.start, 4)

@@ -1,0 +1,169 @@
+"""From JSONL request bytes to JSONL result bytes: the pipeline behind ``mstk rerank``.
+
+Parsing and writing happen in the Rust core (a request carries hundreds of candidates;
+building Python objects for them would cost more than re-ranking). This module decides
+intervals and processing order, builds the provider universe and calls the method.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import orjson
+
+from mstk import _core
+from mstk.errors import InputError, ParameterError
+from mstk.io import ErrorPolicy
+from mstk.rerank.api import RerankBatch, RerankContext, RerankResult, Reranker
+
+_UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
+
+
+def parse_interval_length(text: str) -> float:
+    """'1d', '12h', '30m', '90s', '2w' → seconds."""
+    match = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([smhdw])\s*", text)
+    if not match or float(match.group(1)) <= 0:
+        raise ParameterError(f"interval length must look like 1d, 12h, 30m, 90s or 2w; got {text!r}")
+    return float(match.group(1)) * _UNIT_SECONDS[match.group(2)]
+
+
+@dataclass
+class IntervalClock:
+    """Assigns interval numbers: a record's own ``interval`` wins; otherwise
+    n = ⌊ts/len⌋ − ⌊ts₀/len⌋ with ts₀ the first timestamp seen in the input (so block-wise
+    streaming and whole-input processing agree). Records with neither field get interval 0
+    only when no record in the input has either (plain candidate lists)."""
+
+    length_seconds: float = 86400.0
+    ts_per_second: float = 1.0
+    origin: float | None = None
+    saw_time: bool = False
+
+    def assign(self, interval: np.ndarray, ts: np.ndarray, lines: np.ndarray, source: str) -> np.ndarray:
+        missing = interval == _core.MISSING_INTERVAL
+        has_ts = ~np.isnan(ts)
+        if not missing.all() or has_ts.any():
+            self.saw_time = True
+        if not missing.any():
+            return interval
+        out = interval.copy()
+        need = missing & ~has_ts
+        if need.any() and self.saw_time:
+            line = int(lines[np.argmax(need)])
+            raise InputError(source, line, "request has neither 'interval' nor 'ts' while other requests do (give every request one of them)")
+        if need.all():
+            out[:] = 0
+            return out
+        length = self.length_seconds * self.ts_per_second
+        if self.origin is None:
+            self.origin = float(ts[np.argmax(has_ts)])
+        use = missing & has_ts
+        out[use] = (np.floor(ts[use] / length) - np.floor(self.origin / length)).astype(np.int64)
+        return out
+
+
+@dataclass
+class ProviderTable:
+    """Provider attributes from ``--providers FILE`` (JSONL: provider, n_items, weight, …)."""
+
+    rows: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+    @classmethod
+    def load(cls, path: str) -> "ProviderTable":
+        rows: dict[str, dict[str, Any]] = {}
+        with open(path, "rb") as f:
+            for line_no, raw in enumerate(f, start=1):
+                if not raw.strip():
+                    continue
+                try:
+                    row = orjson.loads(raw)
+                except orjson.JSONDecodeError as exc:
+                    raise InputError(path, line_no, f"invalid JSON: {exc}") from None
+                if not isinstance(row, dict) or not isinstance(row.get("provider"), str):
+                    raise InputError(path, line_no, "each line needs a string field 'provider'")
+                for key in ("weight", "n_items", "min_exposure", "deserved"):
+                    value = row.get(key)
+                    if value is not None and (isinstance(value, bool) or not isinstance(value, (int, float)) or not np.isfinite(value) or value < 0):
+                        raise InputError(path, line_no, f"'{key}' must be a non-negative number, got {value!r}")
+                if row.get("weight") == 0:
+                    raise InputError(path, line_no, "'weight' must be positive")
+                if row["provider"] in rows:
+                    raise InputError(path, line_no, f"provider {row['provider']!r} is listed twice")
+                rows[row["provider"]] = row
+        return cls(rows)
+
+
+@dataclass
+class RerankJob:
+    """One configured re-ranking run; call ``process`` on blocks of JSONL lines."""
+
+    method: Reranker
+    params: dict[str, Any]
+    k: int = 10
+    normalize: str = "minmax"
+    keep_candidates: bool = False
+    missing_provider: str = "error"
+    providers: ProviderTable = field(default_factory=ProviderTable)
+    clock: IntervalClock = field(default_factory=IntervalClock)
+    threads: int | None = None
+    seed: int = 0
+    exposure: dict[str, float] = field(default_factory=dict)
+
+    def process(self, block: bytes, first_line: int, policy: ErrorPolicy) -> tuple[bytes, int]:
+        """Re-rank the requests in ``block``; returns (output bytes, number of records written)."""
+        parsed, bad = _core.RequestBatch.parse(
+            block, first_line, self.keep_candidates, self.missing_provider, policy.mode == "fail"
+        )
+        for line, reason in bad:
+            policy.bad(int(line), reason)
+        if parsed.n_requests == 0:
+            return b"", 0
+        interval = self.clock.assign(parsed.interval, parsed.ts, parsed.line, policy.source)
+        ts = parsed.ts
+        ts_key = np.where(np.isnan(ts), np.inf, ts) if not np.isnan(ts).all() else np.zeros_like(ts)
+        order = np.lexsort((ts_key, interval)).astype(np.int64)  # lexsort is stable
+        offsets = parsed.offsets
+        score = _core.normalize_scores(offsets, parsed.score, self.normalize)
+        batch = RerankBatch(
+            offsets=offsets,
+            item=parsed.item,
+            provider=parsed.provider,
+            score=score,
+            interval=interval,
+            order=order,
+            item_names=parsed.item_names,
+            provider_names=parsed.provider_names + [p for p in self.providers.rows if p not in set(parsed.provider_names)],
+        )
+        ctx = self._context(batch)
+        result = self.method.run(batch, ctx, self.params)
+        self._check(result, batch)
+        for name, e in zip(batch.provider_names, result.exposure.tolist()):
+            self.exposure[name] = self.exposure.get(name, 0.0) + e
+        out = parsed.write_results(interval, score, result.sel_offsets, result.sel, result.dcg, result.idcg)
+        return out, parsed.n_requests
+
+    def _context(self, batch: RerankBatch) -> RerankContext:
+        n_prov = batch.n_providers
+        weight = np.ones(n_prov)
+        n_items = np.zeros(n_prov)
+        if batch.item.size:
+            pairs = np.unique(np.stack([batch.provider.astype(np.int64), batch.item.astype(np.int64)]), axis=1)
+            n_items += np.bincount(pairs[0], minlength=n_prov)
+        for p, name in enumerate(batch.provider_names):
+            row = self.providers.rows.get(name)
+            if row:
+                weight[p] = row.get("weight", 1.0)
+                if row.get("n_items") is not None:
+                    n_items[p] = row["n_items"]
+        return RerankContext(k=self.k, weight=weight, n_items=n_items, threads=self.threads, seed=self.seed)
+
+    def _check(self, result: RerankResult, batch: RerankBatch) -> None:
+        # A third-party method could return anything: catch shape errors here, with the
+        # method's name, rather than deep in the writer.
+        expected = np.minimum(np.diff(batch.offsets), self.k)
+        got = np.diff(np.asarray(result.sel_offsets))
+        if got.shape != expected.shape or (got > expected).any() or len(result.dcg) != batch.n_requests:
+            raise ParameterError(f"method {self.method.name!r} returned results that do not match its {batch.n_requests} requests")

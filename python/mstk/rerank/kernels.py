@@ -1,0 +1,45 @@
+"""Public wrappers of the Rust re-ranking kernels, for the host and for plugins.
+
+Plugins call these rather than ``mstk._core`` (which is private and may change)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from mstk import _core
+from mstk.rerank.api import RerankBatch, RerankContext, RerankResult
+
+
+def topk_priced(scores, providers, k: int, price=None, w: float = 1.0, blocked=None) -> np.ndarray:
+    """Positions of the min(k, n) best candidates by ``w·s − price[provider]`` (ties: unblocked
+    first, then lower position), displayed by score descending."""
+    return _core.topk_priced(
+        np.ascontiguousarray(scores, dtype=np.float64),
+        np.ascontiguousarray(providers, dtype=np.int32),
+        int(k),
+        None if price is None else np.ascontiguousarray(price, dtype=np.float64),
+        float(w),
+        None if blocked is None else np.ascontiguousarray(blocked, dtype=np.bool_),
+    )
+
+
+def run_online(batch: RerankBatch, ctx: RerankContext, method: str, params: dict[str, Any] | None = None) -> RerankResult:
+    """Replay ``batch`` in its processing order with one of the core's online methods."""
+    out = _core.run_online(
+        batch.offsets,
+        batch.score,
+        batch.provider,
+        batch.n_providers,
+        batch.order,
+        batch.interval,
+        ctx.weight,
+        ctx.k,
+        method,
+        params or {},
+        ctx.threads,
+    )
+    return RerankResult(
+        sel_offsets=out["sel_offsets"], sel=out["sel"], dcg=out["dcg"], idcg=out["idcg"], exposure=out["exposure"]
+    )

@@ -1,0 +1,13 @@
+//! Re-ranking kernels: priced top-K selection, the online replay loop and the JSONL
+//! request codec used by `mstk rerank`.
+
+pub mod normalize;
+pub mod online;
+pub mod ragged;
+pub mod requests;
+pub mod topk;
+
+pub use normalize::{normalize_scores, Normalization};
+pub use online::{run_online, BatchSpec, OnlineMethod, OnlineOutput, OnlineProblem};
+pub use ragged::Ragged;
+pub use topk::{topk_priced, TopKScratch};

@@ -1,0 +1,254 @@
+//! The online replay loop: requests are processed one at a time in the caller's order
+//! (interval, then timestamp), carrying per-provider state from request to request.
+//!
+//! Stateless methods (top-K) run in parallel with rayon; stateful ones are sequential by
+//! nature. Either way the result depends only on the input, never on thread count.
+
+use rayon::prelude::*;
+
+use super::ragged::Ragged;
+use super::topk::{topk_priced, TopKScratch};
+use crate::error::{CoreError, CoreResult};
+use crate::metrics::{dcg_in_order, position_weights};
+
+/// How requests are grouped into the batches that reset per-batch exposure.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BatchSpec {
+    /// A batch is one interval (the default of specs/rerank.md §4.5).
+    Interval,
+    /// The whole stream is one batch.
+    All,
+    /// Consecutive runs of this many requests in processing order.
+    Size(usize),
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum OnlineMethod {
+    /// Top-K by score; no state.
+    TopK,
+    /// FairDiverse's min-regularizer: bonus_p = λ·(min_q B_q − B_p)/(w_p·T_b), where B is
+    /// the exposure so far in the batch and T_b the batch's request count.
+    MinRegularizer { lambda: f64, batch: BatchSpec },
+}
+
+/// Everything a method needs besides its parameters.
+pub struct OnlineProblem<'a> {
+    pub requests: Ragged<'a>,
+    /// Processing order: a permutation of 0..T (validated).
+    pub order: &'a [i64],
+    /// Interval of each request, in input order.
+    pub interval: &'a [i64],
+    /// Per-provider weight (w_p of min-regularizer), length n_providers, all > 0.
+    pub weight: &'a [f64],
+    pub k: usize,
+}
+
+/// Results in **input** order: request t's list is `sel[sel_offsets[t]..sel_offsets[t+1]]`
+/// (candidate positions within the request, display order).
+#[derive(Debug, Clone, PartialEq)]
+pub struct OnlineOutput {
+    pub sel_offsets: Vec<i64>,
+    pub sel: Vec<i32>,
+    pub dcg: Vec<f64>,
+    pub idcg: Vec<f64>,
+    /// Total exposure (slots) per provider over the whole stream.
+    pub exposure: Vec<f64>,
+}
+
+fn validate(problem: &OnlineProblem) -> CoreResult<()> {
+    let t = problem.requests.n_requests();
+    if problem.k == 0 {
+        return Err(CoreError::parameter("k must be at least 1"));
+    }
+    if problem.order.len() != t || problem.interval.len() != t {
+        return Err(CoreError::shape(format!(
+            "{t} requests but order has {} entries and interval {}",
+            problem.order.len(),
+            problem.interval.len()
+        )));
+    }
+    let mut seen = vec![false; t];
+    for &i in problem.order {
+        if i < 0 || i as usize >= t || std::mem::replace(&mut seen[i as usize], true) {
+            return Err(CoreError::shape("order must be a permutation of the request indices"));
+        }
+    }
+    if problem.weight.len() != problem.requests.n_providers {
+        return Err(CoreError::shape(format!(
+            "{} provider weights for {} providers",
+            problem.weight.len(),
+            problem.requests.n_providers
+        )));
+    }
+    if let Some(w) = problem.weight.iter().find(|w| !(w.is_finite() && **w > 0.0)) {
+        return Err(CoreError::parameter(format!("provider weights must be positive and finite, got {w}")));
+    }
+    Ok(())
+}
+
+/// Lengths of the batches in processing order.
+fn batch_lengths(order: &[i64], interval: &[i64], spec: BatchSpec) -> CoreResult<Vec<usize>> {
+    let t = order.len();
+    Ok(match spec {
+        BatchSpec::All => vec![t],
+        BatchSpec::Size(0) => return Err(CoreError::parameter("batch size must be at least 1")),
+        BatchSpec::Size(n) => (0..t).step_by(n).map(|start| n.min(t - start)).collect(),
+        BatchSpec::Interval => {
+            let mut lens: Vec<usize> = Vec::new();
+            let mut prev: Option<i64> = None;
+            for &i in order {
+                let n = interval[i as usize];
+                if prev == Some(n) {
+                    *lens.last_mut().unwrap() += 1;
+                } else {
+                    lens.push(1);
+                    prev = Some(n);
+                }
+            }
+            lens
+        }
+    })
+}
+
+pub fn run_online(problem: &OnlineProblem, method: &OnlineMethod) -> CoreResult<OnlineOutput> {
+    validate(problem)?;
+    let req = &problem.requests;
+    let t_total = req.n_requests();
+    let k = problem.k;
+    let weights = position_weights(k);
+
+    let mut sel_offsets = Vec::with_capacity(t_total + 1);
+    sel_offsets.push(0i64);
+    for t in 0..t_total {
+        let n = req.range(t).len();
+        sel_offsets.push(sel_offsets[t] + n.min(k) as i64);
+    }
+    let mut sel = vec![0i32; *sel_offsets.last().unwrap() as usize];
+    let mut dcg = vec![0.0; t_total];
+    let mut idcg = vec![0.0; t_total];
+
+    // The ideal list (unpriced top-K) of every request: independent, so parallel.
+    // Chunks of the output are disjoint per request, so we split `sel` accordingly.
+    let ideal_lists: Vec<Vec<u32>> = (0..t_total)
+        .into_par_iter()
+        .map_init(
+            || (TopKScratch::default(), Vec::new()),
+            |(scratch, out), t| {
+                let r = req.range(t);
+                topk_priced(&req.score[r.clone()], &req.provider[r], None, 1.0, k, None, scratch, out);
+                out.clone()
+            },
+        )
+        .collect();
+    for (t, list) in ideal_lists.iter().enumerate() {
+        let s = &req.score[req.range(t)];
+        idcg[t] = dcg_in_order(list.iter().map(|&j| s[j as usize]), &weights);
+    }
+
+    let mut exposure = vec![0.0f64; req.n_providers];
+    match method {
+        OnlineMethod::TopK => {
+            for (t, list) in ideal_lists.iter().enumerate() {
+                let start = sel_offsets[t] as usize;
+                for (slot, &j) in list.iter().enumerate() {
+                    sel[start + slot] = j as i32;
+                    exposure[req.provider[req.offsets[t] as usize + j as usize] as usize] += 1.0;
+                }
+                dcg[t] = idcg[t];
+            }
+        }
+        OnlineMethod::MinRegularizer { lambda, batch } => {
+            if !lambda.is_finite() || *lambda < 0.0 {
+                return Err(CoreError::parameter(format!("lambda must be finite and >= 0, got {lambda}")));
+            }
+            let lens = batch_lengths(problem.order, problem.interval, *batch)?;
+            let n_prov = req.n_providers;
+            let mut batch_exposure = vec![0.0f64; n_prov];
+            let mut price = vec![0.0f64; n_prov];
+            let mut scratch = TopKScratch::default();
+            let mut list = Vec::with_capacity(k);
+            let mut cursor = 0usize;
+            for len in lens {
+                batch_exposure.iter_mut().for_each(|b| *b = 0.0);
+                let scale = lambda / len as f64;
+                for &ti in &problem.order[cursor..cursor + len] {
+                    let t = ti as usize;
+                    let min_b = batch_exposure.iter().copied().fold(f64::INFINITY, f64::min);
+                    for p in 0..n_prov {
+                        // price = −bonus = λ·(B_p − min B)/(w_p·T_b) ≥ 0
+                        price[p] = scale * (batch_exposure[p] - min_b) / problem.weight[p];
+                    }
+                    let r = req.range(t);
+                    let s = &req.score[r.clone()];
+                    let prov = &req.provider[r];
+                    topk_priced(s, prov, Some(&price), 1.0, k, None, &mut scratch, &mut list);
+                    let start = sel_offsets[t] as usize;
+                    for (slot, &j) in list.iter().enumerate() {
+                        sel[start + slot] = j as i32;
+                        let p = prov[j as usize] as usize;
+                        batch_exposure[p] += 1.0;
+                        exposure[p] += 1.0;
+                    }
+                    dcg[t] = dcg_in_order(list.iter().map(|&j| s[j as usize]), &weights);
+                }
+                cursor += len;
+            }
+        }
+    }
+    Ok(OnlineOutput { sel_offsets, sel, dcg, idcg, exposure })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn problem<'a>(offsets: &'a [i64], score: &'a [f64], prov: &'a [i32], np: usize, order: &'a [i64], interval: &'a [i64], weight: &'a [f64], k: usize) -> OnlineProblem<'a> {
+        OnlineProblem { requests: Ragged::new(offsets, score, prov, np).unwrap(), order, interval, weight, k }
+    }
+
+    #[test]
+    fn min_regularizer_spec_vector_7() {
+        // K = 1, two identical requests (x .9 of X, y .5 of Y), λ 1, T_b 2 → x then y.
+        let (off, s, p) = ([0, 2, 4], [0.9, 0.5, 0.9, 0.5], [0, 1, 0, 1]);
+        let pr = problem(&off, &s, &p, 2, &[0, 1], &[0, 0], &[1.0, 1.0], 1);
+        let out = run_online(&pr, &OnlineMethod::MinRegularizer { lambda: 1.0, batch: BatchSpec::Interval }).unwrap();
+        assert_eq!(out.sel, vec![0, 1]);
+        assert_eq!(out.exposure, vec![1.0, 1.0]);
+        // λ = 0 is top-K
+        let out = run_online(&pr, &OnlineMethod::MinRegularizer { lambda: 0.0, batch: BatchSpec::Interval }).unwrap();
+        assert_eq!(out.sel, vec![0, 0]);
+        // separate intervals reset the batch exposure: x both times
+        let pr = problem(&off, &s, &p, 2, &[0, 1], &[0, 1], &[1.0, 1.0], 1);
+        let out = run_online(&pr, &OnlineMethod::MinRegularizer { lambda: 1.0, batch: BatchSpec::Interval }).unwrap();
+        assert_eq!(out.sel, vec![0, 0]);
+    }
+
+    #[test]
+    fn results_follow_processing_order_but_are_stored_by_input_order() {
+        let (off, s, p) = ([0, 2, 4], [0.9, 0.5, 0.9, 0.5], [0, 1, 0, 1]);
+        let pr = problem(&off, &s, &p, 2, &[1, 0], &[0, 0], &[1.0, 1.0], 1);
+        let out = run_online(&pr, &OnlineMethod::MinRegularizer { lambda: 1.0, batch: BatchSpec::All }).unwrap();
+        // request 1 is processed first and gets x; request 0 then gets y
+        assert_eq!(out.sel, vec![1, 0]);
+    }
+
+    #[test]
+    fn bad_order_and_weights_are_errors_not_panics() {
+        let (off, s, p) = ([0, 1], [0.5], [0]);
+        let r = Ragged::new(&off, &s, &p, 1).unwrap();
+        for (order, weight) in [(&[1i64][..], &[1.0][..]), (&[0], &[0.0]), (&[0], &[])] {
+            let pr = OnlineProblem { requests: r, order, interval: &[0], weight, k: 1 };
+            assert!(run_online(&pr, &OnlineMethod::TopK).is_err());
+        }
+        assert!(Ragged::new(&[0, 2], &[0.5], &[0], 1).is_err());
+        assert!(Ragged::new(&[0, 1], &[f64::NAN], &[0], 1).is_err());
+        assert!(Ragged::new(&[0, 1], &[0.5], &[3], 1).is_err());
+    }
+
+    #[test]
+    fn batch_lengths_by_spec() {
+        assert_eq!(batch_lengths(&[0, 1, 2, 3, 4], &[0, 0, 1, 1, 1], BatchSpec::Interval).unwrap(), vec![2, 3]);
+        assert_eq!(batch_lengths(&[0, 1, 2, 3, 4], &[0; 5], BatchSpec::Size(2)).unwrap(), vec![2, 2, 1]);
+        assert_eq!(batch_lengths(&[0, 1], &[0, 3], BatchSpec::All).unwrap(), vec![2]);
+    }
+}

@@ -1,0 +1,59 @@
+//! A ragged batch of re-ranking requests: flat candidate arrays plus request offsets,
+//! the same shape that crosses the Python boundary (numpy arrays, no Python objects).
+
+use crate::error::{CoreError, CoreResult};
+
+#[derive(Debug, Clone, Copy)]
+pub struct Ragged<'a> {
+    /// `offsets[t]..offsets[t+1]` are request t's candidates; `offsets[0] == 0`.
+    pub offsets: &'a [i64],
+    pub score: &'a [f64],
+    /// Provider id of each candidate, in `0..n_providers`.
+    pub provider: &'a [i32],
+    pub n_providers: usize,
+}
+
+impl<'a> Ragged<'a> {
+    /// Checks every structural precondition once, so kernels can index without panicking.
+    pub fn new(offsets: &'a [i64], score: &'a [f64], provider: &'a [i32], n_providers: usize) -> CoreResult<Self> {
+        if offsets.is_empty() || offsets[0] != 0 {
+            return Err(CoreError::shape("offsets must start with 0 and have one entry more than there are requests"));
+        }
+        if offsets.windows(2).any(|w| w[1] < w[0]) {
+            return Err(CoreError::shape("offsets must be non-decreasing"));
+        }
+        let n = *offsets.last().unwrap();
+        if n as usize != score.len() || n < 0 {
+            return Err(CoreError::shape(format!(
+                "offsets end at {n} but there are {} scores",
+                score.len()
+            )));
+        }
+        if provider.len() != score.len() {
+            return Err(CoreError::shape(format!(
+                "{} providers for {} scores",
+                provider.len(),
+                score.len()
+            )));
+        }
+        if let Some(i) = score.iter().position(|s| !s.is_finite()) {
+            return Err(CoreError::parameter(format!("score {i} is not finite ({})", score[i])));
+        }
+        if let Some(i) = provider.iter().position(|&p| p < 0 || p as usize >= n_providers) {
+            return Err(CoreError::parameter(format!(
+                "provider id {} at candidate {i} is outside 0..{n_providers}",
+                provider[i]
+            )));
+        }
+        Ok(Ragged { offsets, score, provider, n_providers })
+    }
+
+    pub fn n_requests(&self) -> usize {
+        self.offsets.len() - 1
+    }
+
+    #[inline]
+    pub fn range(&self, t: usize) -> std::ops::Range<usize> {
+        self.offsets[t] as usize..self.offsets[t + 1] as usize
+    }
+}

@@ -1,0 +1,241 @@
+//! Bindings for mstk-core's re-ranking kernels and request codec.
+
+use mstk_core::rerank::requests::{BadLine, MissingProvider, RequestBatch as CoreBatch};
+use mstk_core::rerank::{self as core, BatchSpec, Normalization, OnlineMethod, OnlineProblem, Ragged, TopKScratch};
+use numpy::{IntoPyArray, PyArray1, PyReadonlyArray1};
+use pyo3::prelude::*;
+use pyo3::types::{PyBytes, PyDict};
+
+use crate::errors::{IntoPyResult, ParameterError};
+use crate::with_threads;
+
+fn owned<T: numpy::Element + Copy>(a: &PyReadonlyArray1<'_, T>) -> Vec<T> {
+    // `as_array` handles non-contiguous views too; the copy makes the data ours.
+    a.as_array().iter().copied().collect()
+}
+
+/// Select min(k, n) positions of one request by key w·s − price[provider].
+#[pyfunction]
+#[pyo3(signature = (scores, providers, k, price=None, w=1.0, blocked=None))]
+fn topk_priced<'py>(
+    py: Python<'py>,
+    scores: PyReadonlyArray1<'py, f64>,
+    providers: PyReadonlyArray1<'py, i32>,
+    k: usize,
+    price: Option<PyReadonlyArray1<'py, f64>>,
+    w: f64,
+    blocked: Option<PyReadonlyArray1<'py, bool>>,
+) -> PyResult<Bound<'py, PyArray1<i32>>> {
+    let s = owned(&scores);
+    let p = owned(&providers);
+    let price = price.as_ref().map(owned);
+    let blocked = blocked.as_ref().map(owned);
+    let n_prov = price.as_ref().map(|v| v.len()).or(blocked.as_ref().map(|v| v.len()));
+    if let (Some(a), Some(b)) = (&price, &blocked) {
+        if a.len() != b.len() {
+            return Err(crate::errors::ShapeError::new_err("price and blocked must have one entry per provider"));
+        }
+    }
+    // Validation (finite scores, provider ids within the price table) lives in Ragged.
+    let offsets = [0i64, s.len() as i64];
+    let bound = n_prov.unwrap_or_else(|| p.iter().map(|&x| x.max(0) as usize + 1).max().unwrap_or(0));
+    Ragged::new(&offsets, &s, &p, bound).py()?;
+    if !w.is_finite() {
+        return Err(ParameterError::new_err("w must be finite"));
+    }
+    if let Some(pr) = &price {
+        if pr.iter().any(|x| !x.is_finite()) {
+            return Err(ParameterError::new_err("prices must be finite"));
+        }
+    }
+    let out = py.detach(|| {
+        let mut out = Vec::new();
+        core::topk_priced(&s, &p, price.as_deref(), w, k, blocked.as_deref(), &mut TopKScratch::default(), &mut out);
+        out.into_iter().map(|x| x as i32).collect::<Vec<i32>>()
+    });
+    Ok(out.into_pyarray(py))
+}
+
+/// Normalise scores per request: "minmax", "sigmoid" or "none".
+#[pyfunction]
+fn normalize_scores<'py>(
+    py: Python<'py>,
+    offsets: PyReadonlyArray1<'py, i64>,
+    scores: PyReadonlyArray1<'py, f64>,
+    mode: &str,
+) -> PyResult<Bound<'py, PyArray1<f64>>> {
+    let mode: Normalization = mode.parse().py()?;
+    let (o, s) = (owned(&offsets), owned(&scores));
+    let p = vec![0i32; s.len()];
+    Ragged::new(&o, &s, &p, 1).py()?;
+    let out = py.detach(|| core::normalize_scores(&o, &s, mode));
+    Ok(out.into_pyarray(py))
+}
+
+fn parse_method(method: &str, params: Option<&Bound<'_, PyDict>>) -> PyResult<OnlineMethod> {
+    let get_f64 = |name: &str, default: f64| -> PyResult<f64> {
+        match params.map(|d| d.get_item(name)).transpose()?.flatten() {
+            Some(v) => v.extract::<f64>(),
+            None => Ok(default),
+        }
+    };
+    let batch = || -> PyResult<BatchSpec> {
+        let Some(v) = params.map(|d| d.get_item("batch")).transpose()?.flatten() else {
+            return Ok(BatchSpec::Interval);
+        };
+        if let Ok(n) = v.extract::<usize>() {
+            return Ok(BatchSpec::Size(n));
+        }
+        match v.extract::<String>()?.as_str() {
+            "interval" => Ok(BatchSpec::Interval),
+            "all" => Ok(BatchSpec::All),
+            other => Err(ParameterError::new_err(format!("batch must be 'interval', 'all' or a positive integer, got '{other}'"))),
+        }
+    };
+    match method {
+        "topk" => Ok(OnlineMethod::TopK),
+        "min_regularizer" => Ok(OnlineMethod::MinRegularizer { lambda: get_f64("lambda", 30.0)?, batch: batch()? }),
+        other => Err(ParameterError::new_err(format!("the Rust core has no online method '{other}'"))),
+    }
+}
+
+/// Replay a stream of requests with an online method; results are in input order.
+#[pyfunction]
+#[pyo3(signature = (offsets, scores, providers, n_providers, order, interval, weight, k, method, params=None, threads=None))]
+#[allow(clippy::too_many_arguments)]
+fn run_online<'py>(
+    py: Python<'py>,
+    offsets: PyReadonlyArray1<'py, i64>,
+    scores: PyReadonlyArray1<'py, f64>,
+    providers: PyReadonlyArray1<'py, i32>,
+    n_providers: usize,
+    order: PyReadonlyArray1<'py, i64>,
+    interval: PyReadonlyArray1<'py, i64>,
+    weight: PyReadonlyArray1<'py, f64>,
+    k: usize,
+    method: &str,
+    params: Option<Bound<'py, PyDict>>,
+    threads: Option<usize>,
+) -> PyResult<Bound<'py, PyDict>> {
+    let method = parse_method(method, params.as_ref())?;
+    let (o, s, p) = (owned(&offsets), owned(&scores), owned(&providers));
+    let (ord, iv, w) = (owned(&order), owned(&interval), owned(&weight));
+    let out = py
+        .detach(|| {
+            with_threads(threads, || {
+                let requests = Ragged::new(&o, &s, &p, n_providers)?;
+                let problem = OnlineProblem { requests, order: &ord, interval: &iv, weight: &w, k };
+                core::run_online(&problem, &method)
+            })
+        })?
+        .py()?;
+    let d = PyDict::new(py);
+    d.set_item("sel_offsets", out.sel_offsets.into_pyarray(py))?;
+    d.set_item("sel", out.sel.into_pyarray(py))?;
+    d.set_item("dcg", out.dcg.into_pyarray(py))?;
+    d.set_item("idcg", out.idcg.into_pyarray(py))?;
+    d.set_item("exposure", out.exposure.into_pyarray(py))?;
+    Ok(d)
+}
+
+/// Parsed JSONL re-ranking requests (input order); owns the input bytes so that
+/// unknown fields can be written back verbatim.
+#[pyclass(module = "mstk._core", frozen)]
+struct RequestBatch {
+    inner: CoreBatch,
+}
+
+#[pymethods]
+impl RequestBatch {
+    /// Parse whole JSONL lines; returns (batch, [(line, reason), …] of rejected lines).
+    #[staticmethod]
+    #[pyo3(signature = (data, first_line=1, keep_candidates=false, missing_provider="error", stop_at_first=true))]
+    fn parse(
+        py: Python<'_>,
+        data: &Bound<'_, PyBytes>,
+        first_line: u64,
+        keep_candidates: bool,
+        missing_provider: &str,
+        stop_at_first: bool,
+    ) -> PyResult<(RequestBatch, Vec<(u64, String)>)> {
+        let missing = match missing_provider {
+            "error" => MissingProvider::Error,
+            "singleton" => MissingProvider::Singleton,
+            other => return Err(ParameterError::new_err(format!("missing_provider must be 'error' or 'singleton', got '{other}'"))),
+        };
+        let buf = data.as_bytes().to_vec();
+        let (inner, bad) = py.detach(|| CoreBatch::parse(buf, first_line, keep_candidates, missing, stop_at_first));
+        let bad = bad.into_iter().map(|BadLine { line, reason }| (line, reason)).collect();
+        Ok((RequestBatch { inner }, bad))
+    }
+
+    #[getter]
+    fn n_requests(&self) -> usize {
+        self.inner.n_requests()
+    }
+    #[getter]
+    fn line<'py>(&self, py: Python<'py>) -> Bound<'py, PyArray1<u64>> {
+        self.inner.line.clone().into_pyarray(py)
+    }
+    #[getter]
+    fn offsets<'py>(&self, py: Python<'py>) -> Bound<'py, PyArray1<i64>> {
+        self.inner.offsets.clone().into_pyarray(py)
+    }
+    #[getter]
+    fn item<'py>(&self, py: Python<'py>) -> Bound<'py, PyArray1<i32>> {
+        self.inner.item.clone().into_pyarray(py)
+    }
+    #[getter]
+    fn score<'py>(&self, py: Python<'py>) -> Bound<'py, PyArray1<f64>> {
+        self.inner.score.clone().into_pyarray(py)
+    }
+    #[getter]
+    fn provider<'py>(&self, py: Python<'py>) -> Bound<'py, PyArray1<i32>> {
+        self.inner.provider.clone().into_pyarray(py)
+    }
+    /// Interval per request; `MISSING_INTERVAL` (i64 min) where absent.
+    #[getter]
+    fn interval<'py>(&self, py: Python<'py>) -> Bound<'py, PyArray1<i64>> {
+        self.inner.interval.clone().into_pyarray(py)
+    }
+    /// Timestamp per request; NaN where absent.
+    #[getter]
+    fn ts<'py>(&self, py: Python<'py>) -> Bound<'py, PyArray1<f64>> {
+        self.inner.ts.clone().into_pyarray(py)
+    }
+    #[getter]
+    fn item_names(&self) -> Vec<String> {
+        self.inner.items.names.iter().map(|s| s.to_string()).collect()
+    }
+    #[getter]
+    fn provider_names(&self) -> Vec<String> {
+        self.inner.providers.names.iter().map(|s| s.to_string()).collect()
+    }
+
+    /// One JSONL output line per request, input order.
+    #[allow(clippy::too_many_arguments)]
+    fn write_results<'py>(
+        &self,
+        py: Python<'py>,
+        interval: PyReadonlyArray1<'py, i64>,
+        rec_score: PyReadonlyArray1<'py, f64>,
+        sel_offsets: PyReadonlyArray1<'py, i64>,
+        sel: PyReadonlyArray1<'py, i32>,
+        dcg: PyReadonlyArray1<'py, f64>,
+        idcg: PyReadonlyArray1<'py, f64>,
+    ) -> PyResult<Bound<'py, PyBytes>> {
+        let (iv, rs, so, se, d, i) = (owned(&interval), owned(&rec_score), owned(&sel_offsets), owned(&sel), owned(&dcg), owned(&idcg));
+        let inner = &self.inner;
+        let bytes = py.detach(|| inner.write_results(&iv, &rs, &so, &se, &d, &i)).py()?;
+        Ok(PyBytes::new(py, &bytes))
+    }
+}
+
+pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add_function(wrap_pyfunction!(topk_priced, m)?)?;
+    m.add_function(wrap_pyfunction!(normalize_scores, m)?)?;
+    m.add_function(wrap_pyfunction!(run_online, m)?)?;
+    m.add_class::<RequestBatch>()?;
+    m.add("MISSING_INTERVAL", mstk_core::rerank::requests::MISSING_INTERVAL)?;
+    Ok(())
+}
