@@ -114,9 +114,13 @@ class RerankJob:
 
     def process(self, block: bytes, first_line: int, policy: ErrorPolicy) -> tuple[bytes, int]:
         """Re-rank the requests in ``block``; returns (output bytes, number of records written)."""
-        parsed, bad = _core.RequestBatch.parse(
-            block, first_line, self.keep_candidates, self.missing_provider, policy.mode == "fail"
-        )
+        try:
+            parsed, bad = _core.RequestBatch.parse(
+                block, first_line, self.keep_candidates, self.missing_provider, "raise" if policy.mode == "fail" else "collect"
+            )
+        except _core.RecordError as exc:
+            line, reason = exc.args
+            raise InputError(policy.source, int(line), reason) from None
         for line, reason in bad:
             policy.bad(int(line), reason)
         if parsed.n_requests == 0:

@@ -6,7 +6,8 @@ use numpy::{IntoPyArray, PyArray1, PyReadonlyArray1};
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyDict};
 
-use crate::errors::{IntoPyResult, ParameterError};
+use crate::errors::{to_py, IntoPyResult, ParameterError};
+use mstk_core::CoreError;
 use crate::with_threads;
 
 fn owned<T: numpy::Element + Copy>(a: &PyReadonlyArray1<'_, T>) -> Vec<T> {
@@ -149,15 +150,23 @@ struct RequestBatch {
 impl RequestBatch {
     /// Parse whole JSONL lines; returns (batch, [(line, reason), …] of rejected lines).
     #[staticmethod]
-    #[pyo3(signature = (data, first_line=1, keep_candidates=false, missing_provider="error", stop_at_first=true))]
+    ///
+    /// `on_error="raise"` stops at the first bad line with `RecordError(line, reason)`;
+    /// `"collect"` skips bad lines and returns them.
+    #[pyo3(signature = (data, first_line=1, keep_candidates=false, missing_provider="error", on_error="raise"))]
     fn parse(
         py: Python<'_>,
         data: &Bound<'_, PyBytes>,
         first_line: u64,
         keep_candidates: bool,
         missing_provider: &str,
-        stop_at_first: bool,
+        on_error: &str,
     ) -> PyResult<(RequestBatch, Vec<(u64, String)>)> {
+        let stop_at_first = match on_error {
+            "raise" => true,
+            "collect" => false,
+            other => return Err(ParameterError::new_err(format!("on_error must be 'raise' or 'collect', got '{other}'"))),
+        };
         let missing = match missing_provider {
             "error" => MissingProvider::Error,
             "singleton" => MissingProvider::Singleton,
@@ -165,6 +174,12 @@ impl RequestBatch {
         };
         let buf = data.as_bytes().to_vec();
         let (inner, bad) = py.detach(|| CoreBatch::parse(buf, first_line, keep_candidates, missing, stop_at_first));
+        if stop_at_first {
+            if let Some(BadLine { line, reason }) = bad.into_iter().next() {
+                return Err(to_py(CoreError::record(line, reason)));
+            }
+            return Ok((RequestBatch { inner }, Vec::new()));
+        }
         let bad = bad.into_iter().map(|BadLine { line, reason }| (line, reason)).collect();
         Ok((RequestBatch { inner }, bad))
     }

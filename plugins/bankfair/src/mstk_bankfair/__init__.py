@@ -1,0 +1,1 @@
+"""mstk-bankfair: fair re-ranking methods for ``mstk rerank`` (specs/rerank.md)."""

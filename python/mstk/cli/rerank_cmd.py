@@ -1,0 +1,116 @@
+"""``mstk rerank``: replay a stream of re-ranking requests with one method."""
+
+from __future__ import annotations
+
+import tomllib
+from typing import Any
+
+import click
+
+from mstk.cli.options import CommonOptions, jsonl_command
+from mstk.errors import ParameterError
+
+
+def parse_param_pairs(pairs: tuple[str, ...]) -> dict[str, str]:
+    params: dict[str, str] = {}
+    for pair in pairs:
+        name, sep, value = pair.partition("=")
+        if not sep or not name.strip():
+            raise click.BadParameter(f"expected NAME=VALUE, got {pair!r}", param_hint="'-p'")
+        params[name.strip()] = value.strip()
+    return params
+
+
+def load_config_params(path: str) -> dict[str, Any]:
+    with open(path, "rb") as f:
+        try:
+            config = tomllib.load(f)
+        except tomllib.TOMLDecodeError as exc:
+            raise click.BadParameter(f"{path}: {exc}", param_hint="'--config'") from None
+    params = config.get("params", {})
+    if not isinstance(params, dict):
+        raise click.BadParameter(f"{path}: [params] must be a table", param_hint="'--config'")
+    return params
+
+
+@click.command("rerank")
+@jsonl_command
+@click.option("-m", "--method", default="topk", show_default=True, help="Re-ranking method (see --list-methods).")
+@click.option("-k", type=click.IntRange(min=1), default=10, show_default=True, help="List length K.")
+@click.option("-p", "--param", "param_pairs", multiple=True, metavar="NAME=VALUE", help="Method parameter (repeatable).")
+@click.option("--config", type=click.Path(exists=True, dir_okay=False), help="TOML file whose [params] table sets method parameters (-p wins).")
+@click.option("--providers", "providers_path", type=click.Path(exists=True, dir_okay=False),
+              help="Providers JSONL: provider, n_items, weight, min_exposure, deserved.")
+@click.option("--interval", "interval_length", default="1d", show_default=True, help="Interval length when requests carry 'ts' but no 'interval' (s, m, h, d, w).")
+@click.option("--ts-unit", type=click.Choice(["s", "ms"]), default="s", show_default=True, help="Unit of 'ts'.")
+@click.option("--normalize", type=click.Choice(["minmax", "sigmoid", "none"]), default="minmax", show_default=True,
+              help="Per-request score normalisation.")
+@click.option("--keep-candidates", is_flag=True, help="Keep the candidate arrays in the output records.")
+@click.option("--missing-provider", type=click.Choice(["error", "singleton"]), default="error", show_default=True,
+              help="A candidate without provider: error, or the item is its own provider.")
+@click.option("--list-methods", is_flag=True, help="Print the available methods and their parameters as JSON, then exit.")
+@click.pass_obj
+def rerank(pm, common: CommonOptions, method: str, k: int, param_pairs, config, providers_path, interval_length,
+           ts_unit, normalize, keep_candidates, missing_provider, list_methods) -> None:
+    """Re-rank each request's candidates into a top-K list, online, in time order.
+
+    INPUT is JSONL with one request per line: "items", "scores", "providers" arrays (or
+    "candidates" objects), optional "interval" or "ts". Each output line is the input
+    record minus the candidate arrays plus "interval", "rec_items", "rec_providers",
+    "rec_scores" (normalised), "dcg", "idcg" and "ndcg". Output keeps input order;
+    methods process requests by (interval, ts).
+    """
+    import orjson
+
+    from mstk.io import Stopwatch, emit_summary, iter_line_blocks, open_input, open_output
+    from mstk.plugins import rerankers
+    from mstk.rerank.engine import IntervalClock, ProviderTable, RerankJob, parse_interval_length
+
+    methods = rerankers(pm)
+    if list_methods:
+        click.echo(orjson.dumps([cls.describe() for cls in methods.values()], option=orjson.OPT_INDENT_2).decode())
+        return
+    if method not in methods:
+        raise click.BadParameter(f"unknown method {method!r}; available: {', '.join(methods)}", param_hint="'--method'")
+    method_cls = methods[method]
+    given = load_config_params(config) if config else {}
+    given.update(parse_param_pairs(param_pairs))
+    try:
+        params = method_cls.resolve_params(given)
+        clock = IntervalClock(length_seconds=parse_interval_length(interval_length), ts_per_second=1000.0 if ts_unit == "ms" else 1.0)
+    except ParameterError as exc:
+        raise click.UsageError(str(exc)) from None
+
+    stream, source = open_input(common.input)
+    job = RerankJob(
+        method=method_cls(), params=params, k=k, normalize=normalize, keep_candidates=keep_candidates,
+        missing_provider=missing_provider, providers=ProviderTable.load(providers_path) if providers_path else ProviderTable(),
+        clock=clock, threads=common.threads, seed=common.seed,
+    )
+    policy = common.error_policy(source)
+    watch = Stopwatch()
+    out = open_output(common.output)
+    n_in = n_out = 0
+    try:
+        with common.progress_bar(unit="req") as bar:
+            # A streaming method handles blocks as they come (bounded memory); an online
+            # one must see the whole stream, since it processes in (interval, ts) order.
+            blocks = iter_line_blocks(stream) if method_cls.streaming else [(1, stream.read())]
+            for first_line, block in blocks:
+                written, n = job.process(block, first_line, policy)
+                out.write(written)
+                n_out += n
+                bar.update(n)
+        out.flush()
+    finally:
+        policy.close()
+        if common.output != "-":
+            out.close()
+    n_in = n_out + len(policy.skipped)
+    emit_summary({
+        "command": "rerank", "method": method, "k": k, "params": params, "records_in": n_in, "records_out": n_out,
+        "skipped": len(policy.skipped), "seconds": watch.seconds,
+        "exposure": dict(sorted(job.exposure.items())),
+    })
+    if policy.exit_code:
+        click.get_current_context().exit(policy.exit_code)
