@@ -358,9 +358,14 @@ def test_a_plugin_with_mismatched_hook_arguments_is_isolated(capsys: pytest.Capt
     def wrong_argument(registr: Any) -> None:
         pass
 
-    pm = fresh_plugin_manager(plugin_module("typo_arg", register_rerankers=wrong_argument))
+    # register_commands sorts before register_rerankers: pluggy < 1.7 adds it before failing.
+    pm = fresh_plugin_manager(
+        plugin_module("typo_arg", register_commands=adding_command("half"), register_rerankers=wrong_argument)
+    )
     assert third_party(pm)["typo_arg"]["error"].startswith("PluginValidationError:")
     assert capsys.readouterr().err.startswith("Warning: plugin 'typo_arg' failed to load: PluginValidationError:")
+    assert pm.get_plugin("typo_arg") is None
+    assert "half" not in build_cli(pm).commands
 
 
 def test_misspelled_hook_isolates_the_whole_plugin(capsys: pytest.CaptureFixture[str]) -> None:

@@ -157,6 +157,10 @@ def _register_isolated(pm: MstkPluginManager, plugin: object, record: PluginReco
     try:
         pm.register(plugin, name=record.name)
     except Exception as exc:  # e.g. a hookimpl whose arguments do not match its spec
+        # pluggy < 1.7 adds hookimpls one by one and stops at the first invalid one, so
+        # the plugin may be half-registered: take out what it did add.
+        if pm.get_plugin(record.name) is plugin:
+            pm.unregister(name=record.name)
         _fail(pm, record, exc)
         return
     unknown = _unknown_hooks(pm, plugin)
