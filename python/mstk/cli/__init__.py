@@ -36,7 +36,11 @@ def build_cli(pm) -> click.Group:
         """
         ctx.obj = pm
 
-    pm.hook.register_commands(cli=cli)
+    from mstk.plugins import add_plugin_commands
+
+    # Not pm.hook.register_commands(cli=cli): each plugin is called on its own so that a
+    # command name taken twice can be reported with both plugin names.
+    add_plugin_commands(pm, cli)
     return cli
 
 
@@ -52,7 +56,6 @@ def _quiet_broken_pipe() -> None:
 
 def run(cli: click.Group, args: Sequence[str] | None = None, prog_name: str = "mstk") -> int:
     """Invoke ``cli`` and return its exit code; never raises except for KeyboardInterrupt."""
-    debug = os.environ.get("MSTK_DEBUG") == "1"
     try:
         # Without standalone mode click returns the exit code of ctx.exit() (e.g. after
         # --help) instead of calling sys.exit; a command's own return value is ignored.
@@ -69,23 +72,43 @@ def run(cli: click.Group, args: Sequence[str] | None = None, prog_name: str = "m
     except BrokenPipeError:
         _quiet_broken_pipe()
         return EXIT_OK
-    except MstkError as exc:
+    except Exception as exc:
+        return _report_failure(exc)
+
+
+def _report_failure(exc: Exception) -> int:
+    """Print a failure as one ``Error:`` line (a traceback only with MSTK_DEBUG=1); exit 1."""
+    debug = os.environ.get("MSTK_DEBUG") == "1"
+    if isinstance(exc, MstkError):
         if debug:
-            traceback.print_exc()
+            traceback.print_exception(exc)
         click.echo(f"Error: {exc}", err=True)
-        return EXIT_FAILURE
-    except Exception as exc:  # an unexpected failure: still one line unless debugging
-        if debug:
-            traceback.print_exc()
-        else:
-            click.echo(f"Error: {type(exc).__name__}: {exc} (set MSTK_DEBUG=1 for a traceback)", err=True)
-        return EXIT_FAILURE
+    elif debug:  # an unexpected failure: still one line unless debugging
+        traceback.print_exception(exc)
+    else:
+        click.echo(f"Error: {type(exc).__name__}: {exc} (set MSTK_DEBUG=1 for a traceback)", err=True)
+    return EXIT_FAILURE
+
+
+def run_with_plugins(pm=None, args: Sequence[str] | None = None) -> int:
+    """Build the CLI around ``pm`` (default: the installed plugins) and run it.
+
+    A failure while the plugins are being set up (e.g. two plugins adding the same
+    command) goes through the same error boundary as a failing command.
+    """
+    try:
+        if pm is None:
+            from mstk.plugins import get_plugin_manager
+
+            pm = get_plugin_manager()
+        cli = build_cli(pm)
+    except Exception as exc:
+        return _report_failure(exc)
+    return run(cli, args)
 
 
 def main() -> None:
-    from mstk.plugins import get_plugin_manager
-
-    code = run(build_cli(get_plugin_manager()))
+    code = run_with_plugins()
     try:
         sys.stdout.flush()
     except BrokenPipeError:

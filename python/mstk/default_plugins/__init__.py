@@ -1,1 +1,4 @@
-"""The host's own plugins: registered with the same hooks a third-party plugin uses."""
+"""mstk's own plugins: the host's pieces, registered through the same hooks as any plugin.
+
+Each module here is listed in ``mstk.plugins.BUILTIN_PLUGINS``.
+"""
