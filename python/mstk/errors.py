@@ -29,3 +29,9 @@ class PluginError(MstkError):
 
 class ParameterError(MstkError, ValueError):
     """A method parameter is unknown or has an invalid value."""
+
+
+class OutputClosed(Exception):
+    """The reader of stdout went away (``mstk … | head``): end quietly with exit 0.
+
+    Raised instead of BrokenPipeError because click turns an EPIPE OSError into exit 1."""

@@ -14,7 +14,7 @@ from typing import Sequence
 
 import click
 
-from mstk.errors import MstkError
+from mstk.errors import MstkError, OutputClosed
 
 EXIT_OK = 0
 EXIT_FAILURE = 1
@@ -69,7 +69,7 @@ def run(cli: click.Group, args: Sequence[str] | None = None, prog_name: str = "m
     except click.ClickException as exc:  # UsageError and friends
         exc.show()
         return exc.exit_code
-    except BrokenPipeError:
+    except (BrokenPipeError, OutputClosed):
         _quiet_broken_pipe()
         return EXIT_OK
     except Exception as exc:

@@ -11,6 +11,7 @@ from typing import Any, Callable
 
 import click
 
+from mstk.errors import OutputClosed
 from mstk.io import ErrorPolicy
 
 
@@ -65,7 +66,10 @@ def jsonl_command(func: Callable[..., Any]) -> Callable[..., Any]:
             values["progress"] = sys.stderr.isatty()
         if values["threads"] is not None and values["threads"] < 1:
             raise click.BadParameter("must be at least 1", param_hint="'--threads'")
-        return func(*args, common=CommonOptions(**values), **kwargs)
+        try:
+            return func(*args, common=CommonOptions(**values), **kwargs)
+        except BrokenPipeError:
+            raise OutputClosed() from None
 
     decorators = [
         click.argument("input", default="-", metavar="[INPUT]"),

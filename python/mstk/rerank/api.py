@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
-from typing import Any, ClassVar
-
-import numpy as np
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from mstk.errors import ParameterError
+
+if TYPE_CHECKING:  # numpy stays off the `mstk --help` path
+    import numpy as np
 
 
 @dataclass(frozen=True)
@@ -40,7 +42,7 @@ class Param:
                 parsed = self.type(value)
         except (TypeError, ValueError):
             raise ParameterError(f"parameter {self.name!r} expects {self.type.__name__}, got {value!r}") from None
-        if self.type is float and not np.isfinite(parsed):
+        if self.type is float and not math.isfinite(parsed):
             raise ParameterError(f"parameter {self.name!r} must be finite, got {value!r}")
         if self.choices is not None and parsed not in self.choices:
             raise ParameterError(f"parameter {self.name!r} must be one of {', '.join(map(str, self.choices))}; got {value!r}")

@@ -1,10 +1,14 @@
-"""Hook implementations: what this plugin registers with mstk."""
+"""Hook implementations: what this plugin registers with mstk.
+
+Method modules are imported inside the hooks, so loading the plugin (which every `mstk`
+invocation does) stays cheap.
+"""
 
 from mstk import hookimpl
-
-from mstk_bankfair.baselines import MinRegularizer
 
 
 @hookimpl
 def register_rerankers(register):
+    from mstk_bankfair.baselines import MinRegularizer
+
     register(MinRegularizer)

@@ -1,0 +1,192 @@
+"""`mstk rerank` and the JSONL conventions every command shares (DESIGN §3), exercised
+both in-process (build_cli around a fresh plugin manager) and as a real subprocess."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import threading
+
+import orjson
+import pytest
+
+from mstk.testing import fresh_plugin_manager, run_cli
+
+
+def request(rid: str, scores: list[float], providers: list[str], **extra) -> dict:
+    items = [f"{rid}-i{j}" for j in range(len(scores))]
+    return {"request_id": rid, "items": items, "scores": scores, "providers": providers, **extra}
+
+
+def jsonl(records) -> bytes:
+    return b"".join(orjson.dumps(r) + b"\n" for r in records)
+
+
+def mstk(*args: str, input: bytes | None = None, stdin=None, env=None) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "mstk", *args],
+        input=input,
+        stdin=stdin if input is None else None,
+        capture_output=True,
+        env={**os.environ, **(env or {})},
+        timeout=120,
+    )
+
+
+SAMPLE = [
+    request("r1", [0.1, 0.9, 0.5], ["X", "Y", "X"], user={"id": 7, "tags": ["a"]}, ts=10),
+    request("r2", [0.3, 0.2], ["Y", "Y"], ts=5),
+    request("r3", [1.0, 0.0, 0.5, 0.7], ["Z", "X", "Y", "Z"], note="ünïcode ✓", ts=86400 * 2 + 1),
+]
+
+
+def test_file_and_stdin_give_the_same_output_in_input_order(tmp_path):
+    path = tmp_path / "requests.jsonl"
+    path.write_bytes(jsonl(SAMPLE))
+    from_file = mstk("rerank", str(path), "-k", "2")
+    from_stdin = mstk("rerank", "-k", "2", input=path.read_bytes())
+    assert from_file.returncode == 0, from_file.stderr
+    assert from_file.stdout == from_stdin.stdout
+    out = [orjson.loads(line) for line in from_file.stdout.splitlines()]
+    assert [r["request_id"] for r in out] == ["r1", "r2", "r3"]
+    # unknown fields pass through untouched, candidate arrays are dropped
+    assert out[0]["user"] == {"id": 7, "tags": ["a"]} and out[2]["note"] == "ünïcode ✓"
+    assert "items" not in out[0] and "scores" not in out[0]
+    assert out[0]["rec_items"] == ["r1-i1", "r1-i2"] and out[0]["rec_providers"] == ["Y", "X"]
+    assert out[0]["rec_scores"] == [1.0, 0.5]  # min-max normalised
+    assert [r["interval"] for r in out] == [0, 0, 2]  # days since the first timestamp
+    summary = json.loads(from_file.stderr.decode().strip().splitlines()[-1])
+    assert summary["records_in"] == 3 and summary["records_out"] == 3 and summary["skipped"] == 0
+
+
+def test_keep_candidates_and_candidate_objects(tmp_path):
+    rec = {"candidates": [{"item": "a", "score": 2, "provider": "P"}, {"item": "b", "score": 3, "provider": "Q"}]}
+    result = run_cli(["rerank", "-k", "1", "--keep-candidates", "-"], input=jsonl([rec]))
+    assert result.exit_code == 0, result.stderr
+    out = orjson.loads(result.stdout)
+    assert out["candidates"] == rec["candidates"] and out["rec_items"] == ["b"]
+
+
+def test_bad_json_reports_file_and_line(tmp_path):
+    path = tmp_path / "bad.jsonl"
+    path.write_bytes(jsonl(SAMPLE[:1]) + b"\n" + b'{"items": [oops]}\n' + jsonl(SAMPLE[1:]))
+    result = mstk("rerank", str(path))
+    assert result.returncode == 1
+    lines = result.stderr.decode().strip().splitlines()
+    assert len(lines) == 1
+    assert lines[0].startswith(f"Error: {path}:3: invalid JSON")
+    assert result.stdout == b""
+
+
+@pytest.mark.parametrize(
+    "record, reason",
+    [
+        ({"items": ["a", "a"], "scores": [1, 2], "providers": ["P", "P"]}, "appears twice"),
+        ({"items": ["a"], "scores": [1, 2], "providers": ["P"]}, "1 items but 2 scores"),
+        ({"items": ["a"], "scores": [1]}, "has no provider"),
+        ({"items": ["a"], "scores": ["x"], "providers": ["P"]}, "'scores' must be a list of numbers"),
+    ],
+)
+def test_invalid_requests_are_one_line_errors(record, reason):
+    result = run_cli(["rerank", "-"], input=jsonl([SAMPLE[0], record]))
+    assert result.exit_code == 1
+    assert result.stderr.decode().strip().count("\n") == 0
+    assert result.stderr.decode().startswith("Error: <stdin>:2: ") and reason in result.stderr.decode()
+
+
+def test_skip_accounts_for_every_line(tmp_path):
+    lines = []
+    for i in range(40):
+        if i % 7 == 3:
+            lines.append(b"{broken")
+        elif i % 11 == 5:
+            lines.append(orjson.dumps({"request_id": f"r{i}", "items": ["x", "x"], "scores": [1, 1], "providers": ["P", "P"]}))
+        else:
+            lines.append(orjson.dumps(request(f"r{i}", [i % 5, 1.0], ["P", "Q"])))
+    errors = tmp_path / "skipped.txt"
+    result = mstk("rerank", "--on-error", "skip", "--errors", str(errors), "-k", "1", input=b"\n".join(lines) + b"\n")
+    assert result.returncode == 1  # something was skipped
+    written = {orjson.loads(line)["request_id"] for line in result.stdout.splitlines()}
+    skipped_lines = {int(row.split(":")[1]) for row in errors.read_text().splitlines()}
+    assert len(written) + len(skipped_lines) == 40
+    for i in range(40):
+        assert (f"r{i}" in written) != (i + 1 in skipped_lines)
+    summary = json.loads(result.stderr.decode().strip().splitlines()[-1])
+    assert summary["skipped"] == len(skipped_lines) and summary["records_in"] == 40
+
+
+def test_skip_without_errors_file_reports_on_stderr():
+    result = run_cli(["rerank", "--on-error", "skip", "-"], input=b"[1]\n" + jsonl(SAMPLE[:1]))
+    assert result.exit_code == 1
+    assert b"skipped <stdin>:1: invalid JSON" in result.stderr
+    assert len(result.stdout.splitlines()) == 1
+
+
+def test_closed_stdout_pipe_ends_quietly():
+    many = jsonl(request(f"r{i}", [float(j) for j in range(50)], [f"P{j % 5}" for j in range(50)]) for i in range(50_000))
+    proc = subprocess.Popen([sys.executable, "-m", "mstk", "rerank", "--batch-size", "100"], stdin=subprocess.PIPE,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    def feed():  # a thread, so that a full stdout pipe cannot deadlock the test
+        try:
+            proc.stdin.write(many)
+            proc.stdin.close()
+        except BrokenPipeError:
+            pass
+
+    feeder = threading.Thread(target=feed)
+    feeder.start()
+    first = proc.stdout.readline()
+    proc.stdout.close()
+    stderr = proc.stderr.read()
+    assert proc.wait(timeout=120) == 0
+    feeder.join()
+    assert orjson.loads(first)["request_id"] == "r0"
+    assert b"Traceback" not in stderr and b"Error" not in stderr
+
+
+def test_terminal_on_stdin_is_a_usage_error():
+    main_fd, tty_fd = os.openpty()
+    try:
+        result = mstk("rerank", stdin=tty_fd)
+    finally:
+        os.close(main_fd)
+        os.close(tty_fd)
+    assert result.returncode == 2
+    assert b"stdin is a terminal" in result.stderr
+
+
+@pytest.mark.parametrize(
+    "args, code, needle",
+    [
+        (["rerank", "--no-such-option"], 2, b"No such option"),
+        (["rerank", "-m", "nope", "-"], 2, b"unknown method 'nope'"),
+        (["rerank", "-p", "lambda=1", "-"], 2, b"has no parameter 'lambda' (valid: none)"),
+        (["rerank", "-p", "oops", "-"], 2, b"expected NAME=VALUE"),
+        (["rerank", "--interval", "3 fortnights", "-"], 2, b"interval length"),
+        (["rerank", "missing-file.jsonl"], 2, b"cannot open"),
+    ],
+)
+def test_usage_errors_exit_2(args, code, needle):
+    result = run_cli(args, input=b"")
+    assert result.exit_code == code, result.stderr
+    assert needle in result.stderr
+
+
+def test_list_methods_describes_parameters():
+    pm = fresh_plugin_manager(entry_points=True)
+    result = run_cli(["rerank", "--list-methods"], pm=pm, env={"MSTK_LOAD_PLUGINS": "bankfair"})
+    methods = {m["name"]: m for m in orjson.loads(result.stdout)}
+    assert methods["topk"]["parameters"] == []
+    params = {p["name"]: p for p in methods["min_regularizer"]["parameters"]}
+    assert params["lambda"]["default"] == 30.0 and params["lambda"]["type"] == "float"
+    assert methods["min_regularizer"]["fidelity"]
+
+
+def test_output_is_byte_identical_across_runs_and_threads(tmp_path):
+    path = tmp_path / "r.jsonl"
+    path.write_bytes(jsonl(request(f"r{i}", [((i * 31 + j * 17) % 23) / 23 for j in range(30)], [f"P{j % 4}" for j in range(30)], ts=i * 3600) for i in range(300)))
+    a = mstk("rerank", str(path), "--threads", "1")
+    b = mstk("rerank", str(path), "--threads", "2", env={"PYTHONHASHSEED": "123"})
+    assert a.returncode == 0 and a.stdout == b.stdout and len(a.stdout.splitlines()) == 300
