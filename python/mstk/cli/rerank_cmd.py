@@ -109,8 +109,7 @@ def rerank(pm, common: CommonOptions, method: str, k: int, param_pairs, config, 
     n_in = n_out + len(policy.skipped)
     emit_summary({
         "command": "rerank", "method": method, "k": k, "params": params, "records_in": n_in, "records_out": n_out,
-        "skipped": len(policy.skipped), "seconds": watch.seconds,
-        "exposure": dict(sorted(job.exposure.items())),
+        "skipped": len(policy.skipped), "seconds": watch.seconds, "n_providers": len(job.exposure),
     })
     if policy.exit_code:
         click.get_current_context().exit(policy.exit_code)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar
@@ -57,23 +58,36 @@ class Param:
         return d
 
 
-@dataclass(frozen=True)
 class RerankBatch:
     """Requests as flat arrays in **input** order, plus the processing order.
 
-    Request t's candidates are ``offsets[t]:offsets[t+1]`` of ``item``, ``provider`` and
-    ``score`` (normalised). ``order`` lists request indices in processing order
-    (interval, then timestamp; stable). ``item_names`` / ``provider_names`` map ids to
-    strings; the provider table is the universe P (file providers included)."""
+    Request t's candidates are ``offsets[t]:offsets[t+1]`` of ``provider``, ``score``
+    (normalised) and ``item``. ``order`` lists request indices in processing order
+    (interval, then timestamp; stable). ``provider_names`` maps provider ids to strings and
+    is the universe P (providers-file entries included). ``item`` / ``item_names`` (dense
+    ids in order of first appearance) are built on first access: most methods never need
+    global item ids, and interning millions of them costs more than re-ranking."""
 
-    offsets: np.ndarray  # int64[T+1]
-    item: np.ndarray  # int32[N]
-    provider: np.ndarray  # int32[N]
-    score: np.ndarray  # float64[N]
-    interval: np.ndarray  # int64[T]
-    order: np.ndarray  # int64[T]
-    item_names: list[str]
-    provider_names: list[str]
+    def __init__(self, offsets, provider, score, interval, order, provider_names: list[str], item_ids) -> None:
+        self.offsets = offsets  # int64[T+1]
+        self.provider = provider  # int32[N]
+        self.score = score  # float64[N]
+        self.interval = interval  # int64[T]
+        self.order = order  # int64[T]
+        self.provider_names = provider_names
+        self._item_ids = item_ids  # () -> (int32[N], list[str])
+
+    @functools.cached_property
+    def _items(self):
+        return self._item_ids()
+
+    @property
+    def item(self) -> "np.ndarray":
+        return self._items[0]
+
+    @property
+    def item_names(self) -> list[str]:
+        return self._items[1]
 
     @property
     def n_requests(self) -> int:
@@ -84,15 +98,34 @@ class RerankBatch:
         return len(self.provider_names)
 
 
-@dataclass(frozen=True)
+@dataclass
 class RerankContext:
-    """Everything but the requests: list length, provider attributes, execution knobs."""
+    """Everything but the requests: list length, provider attributes, execution knobs.
+
+    ``n_items`` (providers file 'n_items', else distinct items counted in the input) is
+    computed on first use: most methods never need it."""
 
     k: int
     weight: np.ndarray  # float64[P], > 0 (providers file 'weight', default 1)
-    n_items: np.ndarray  # float64[P] (providers file 'n_items', else counted in the input)
     threads: int | None = None
     seed: int = 0
+    n_items_given: dict[int, float] = field(default_factory=dict)
+    batch: RerankBatch | None = None
+
+    @functools.cached_property
+    def n_items(self) -> np.ndarray:
+        import numpy as np
+
+        assert self.batch is not None
+        n_prov = self.batch.n_providers
+        counts = np.zeros(n_prov)
+        if self.batch.item.size:
+            n_item_ids = len(self.batch.item_names)
+            pairs = np.unique(self.batch.provider.astype(np.int64) * n_item_ids + self.batch.item)
+            counts += np.bincount(pairs // n_item_ids, minlength=n_prov)
+        for p, value in self.n_items_given.items():
+            counts[p] = value
+        return counts
 
 
 @dataclass

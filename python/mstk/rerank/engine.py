@@ -131,15 +131,16 @@ class RerankJob:
         order = np.lexsort((ts_key, interval)).astype(np.int64)  # lexsort is stable
         offsets = parsed.offsets
         score = _core.normalize_scores(offsets, parsed.score, self.normalize)
+        seen = parsed.provider_names
+        seen_set = set(seen)
         batch = RerankBatch(
             offsets=offsets,
-            item=parsed.item,
             provider=parsed.provider,
             score=score,
             interval=interval,
             order=order,
-            item_names=parsed.item_names,
-            provider_names=parsed.provider_names + [p for p in self.providers.rows if p not in set(parsed.provider_names)],
+            provider_names=seen + [p for p in self.providers.rows if p not in seen_set],
+            item_ids=parsed.item_ids,
         )
         ctx = self._context(batch)
         result = self.method.run(batch, ctx, self.params)
@@ -150,19 +151,15 @@ class RerankJob:
         return out, parsed.n_requests
 
     def _context(self, batch: RerankBatch) -> RerankContext:
-        n_prov = batch.n_providers
-        weight = np.ones(n_prov)
-        n_items = np.zeros(n_prov)
-        if batch.item.size:
-            pairs = np.unique(np.stack([batch.provider.astype(np.int64), batch.item.astype(np.int64)]), axis=1)
-            n_items += np.bincount(pairs[0], minlength=n_prov)
+        weight = np.ones(batch.n_providers)
+        n_items_given: dict[int, float] = {}
         for p, name in enumerate(batch.provider_names):
             row = self.providers.rows.get(name)
             if row:
                 weight[p] = row.get("weight", 1.0)
                 if row.get("n_items") is not None:
-                    n_items[p] = row["n_items"]
-        return RerankContext(k=self.k, weight=weight, n_items=n_items, threads=self.threads, seed=self.seed)
+                    n_items_given[p] = float(row["n_items"])
+        return RerankContext(k=self.k, weight=weight, threads=self.threads, seed=self.seed, n_items_given=n_items_given, batch=batch)
 
     def _check(self, result: RerankResult, batch: RerankBatch) -> None:
         # A third-party method could return anything: catch shape errors here, with the

@@ -197,10 +197,6 @@ impl RequestBatch {
         self.inner.offsets.clone().into_pyarray(py)
     }
     #[getter]
-    fn item<'py>(&self, py: Python<'py>) -> Bound<'py, PyArray1<i32>> {
-        self.inner.item.clone().into_pyarray(py)
-    }
-    #[getter]
     fn score<'py>(&self, py: Python<'py>) -> Bound<'py, PyArray1<f64>> {
         self.inner.score.clone().into_pyarray(py)
     }
@@ -218,13 +214,16 @@ impl RequestBatch {
     fn ts<'py>(&self, py: Python<'py>) -> Bound<'py, PyArray1<f64>> {
         self.inner.ts.clone().into_pyarray(py)
     }
-    #[getter]
-    fn item_names(&self) -> Vec<String> {
-        self.inner.items.names.iter().map(|s| s.to_string()).collect()
+    /// Dense item ids (order of first appearance) per candidate, and the id → string table.
+    /// Computed on request: only methods that need global item ids pay for it.
+    fn item_ids<'py>(&self, py: Python<'py>) -> (Bound<'py, PyArray1<i32>>, Vec<String>) {
+        let inner = &self.inner;
+        let (ids, table) = py.detach(|| inner.item_ids());
+        (ids.into_pyarray(py), table.names().map(str::to_owned).collect())
     }
     #[getter]
     fn provider_names(&self) -> Vec<String> {
-        self.inner.providers.names.iter().map(|s| s.to_string()).collect()
+        self.inner.providers.names().map(str::to_owned).collect()
     }
 
     /// One JSONL output line per request, input order.

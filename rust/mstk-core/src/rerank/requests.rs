@@ -11,59 +11,81 @@
 //! (integer) and `ts` (number).
 
 use std::borrow::Cow;
-use std::collections::HashMap;
 use std::fmt;
-use std::hash::BuildHasherDefault;
+use std::hash::BuildHasher;
+
+use hashbrown::HashTable;
+use rayon::prelude::*;
 
 use serde::de::{self, Deserializer, MapAccess, Visitor};
 use serde::Deserialize;
 use serde_json::value::RawValue;
 
+use super::fastpath;
 use crate::error::{CoreError, CoreResult};
 
-/// FNV-1a: item ids are short strings; SipHash's DoS resistance buys nothing here.
-#[derive(Default)]
-pub struct Fnv(u64);
-impl std::hash::Hasher for Fnv {
-    fn finish(&self) -> u64 {
-        self.0
-    }
-    fn write(&mut self, bytes: &[u8]) {
-        let mut h = if self.0 == 0 { 0xcbf29ce484222325 } else { self.0 };
-        for &b in bytes {
-            h ^= b as u64;
-            h = h.wrapping_mul(0x100000001b3);
-        }
-        self.0 = h;
-    }
-}
-type FnvMap<K, V> = HashMap<K, V, BuildHasherDefault<Fnv>>;
-
 /// Maps strings to dense ids in order of first appearance.
+///
+/// Names live in one arena string (no allocation per name); the hash table stores only
+/// ids and compares through the arena. Item catalogues reach millions of entries, where
+/// per-name boxes and a weak hash dominated parsing time.
 #[derive(Default, Debug)]
 pub struct Interner {
-    ids: FnvMap<Box<str>, i32>,
-    pub names: Vec<Box<str>>,
+    table: HashTable<u32>,
+    hasher: foldhash::fast::FixedState,
+    arena: String,
+    ends: Vec<usize>,
 }
 
 impl Interner {
+    #[inline]
+    fn hash(&self, s: &str) -> u64 {
+        self.hasher.hash_one(s)
+    }
+
+    pub fn name(&self, id: usize) -> &str {
+        let start = if id == 0 { 0 } else { self.ends[id - 1] };
+        &self.arena[start..self.ends[id]]
+    }
+
     pub fn intern(&mut self, s: &str) -> i32 {
-        if let Some(&id) = self.ids.get(s) {
-            return id;
+        let hash = self.hash(s);
+        let (arena, ends) = (&self.arena, &self.ends);
+        let name = |id: u32| {
+            let id = id as usize;
+            let start = if id == 0 { 0 } else { ends[id - 1] };
+            &arena[start..ends[id]]
+        };
+        if let Some(&id) = self.table.find(hash, |&id| name(id) == s) {
+            return id as i32;
         }
-        let id = self.names.len() as i32;
-        self.names.push(s.into());
-        self.ids.insert(s.into(), id);
-        id
+        let id = self.ends.len() as u32;
+        self.arena.push_str(s);
+        self.ends.push(self.arena.len());
+        let (arena, ends, hasher) = (&self.arena, &self.ends, &self.hasher);
+        self.table.insert_unique(hash, id, |&other| {
+            let other = other as usize;
+            let start = if other == 0 { 0 } else { ends[other - 1] };
+            hasher.hash_one(&arena[start..ends[other]])
+        });
+        id as i32
     }
+
     pub fn get(&self, s: &str) -> Option<i32> {
-        self.ids.get(s).copied()
+        let hash = self.hash(s);
+        self.table.find(hash, |&id| self.name(id as usize) == s).map(|&id| id as i32)
     }
+
     pub fn len(&self) -> usize {
-        self.names.len()
+        self.ends.len()
     }
+
     pub fn is_empty(&self) -> bool {
-        self.names.is_empty()
+        self.ends.is_empty()
+    }
+
+    pub fn names(&self) -> impl Iterator<Item = &str> {
+        (0..self.len()).map(|i| self.name(i))
     }
 }
 
@@ -117,6 +139,16 @@ struct KeptField {
 const OUTPUT_FIELDS: [&str; 7] = ["interval", "rec_items", "rec_providers", "rec_scores", "dcg", "idcg", "ndcg"];
 const CANDIDATE_FIELDS: [&str; 4] = ["items", "scores", "providers", "candidates"];
 
+/// Where a candidate's item string is: raw bytes of the input (no escapes), or unescaped
+/// in `owned_items`. Items are not interned while parsing: catalogues reach millions of
+/// ids and a global table lookup per candidate dominated the parse; `item_ids` interns on
+/// demand for the methods that need global item ids.
+#[derive(Debug, Clone, Copy)]
+enum TextRef {
+    Raw { start: usize, len: usize },
+    Owned(usize),
+}
+
 /// How to treat a candidate without a provider.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum MissingProvider {
@@ -132,17 +164,20 @@ pub struct RequestBatch {
     /// 1-based input line of each record.
     pub line: Vec<u64>,
     pub offsets: Vec<i64>,
-    pub item: Vec<i32>,
+    /// Each candidate's item id string, as a span of the input (or an unescaped copy).
+    item_text: Vec<TextRef>,
+    /// Item strings that had JSON escapes, unescaped.
+    owned_items: Vec<String>,
     pub score: Vec<f64>,
     pub provider: Vec<i32>,
     /// `i64::MIN` where the record has no `interval`.
     pub interval: Vec<i64>,
     /// NaN where the record has no `ts`.
     pub ts: Vec<f64>,
-    pub items: Interner,
     pub providers: Interner,
     kept: Vec<KeptField>,
     kept_offsets: Vec<usize>,
+    hasher: foldhash::fast::FixedState,
 }
 
 /// A record that could not be parsed: 1-based line and reason.
@@ -159,10 +194,9 @@ struct Scratch<'a> {
     providers: Vec<Option<JsonStr<'a>>>,
     scores: Vec<f64>,
     kept: Vec<KeptField>,
-    /// item id → last attempt that used it, for duplicate detection
-    stamp: Vec<u32>,
-    /// counts parse attempts (bad records included), so stamps never collide
-    attempt: u32,
+    /// (hash, position) of the request's items, for duplicate detection
+    hashes: Vec<(u64, u32)>,
+    fast: fastpath::FastRecord,
 }
 
 fn offset_in(buf: &[u8], s: &str) -> usize {
@@ -203,14 +237,10 @@ impl<'de: 'a, 'a, 'b> Visitor<'de> for TopLevel<'a, 'b> {
                     return Err(de_err(format!("duplicate field '{name}'")));
                 }
                 match i {
-                    0 => {
-                        self.scratch.items = serde_json::from_str(text)
-                            .map_err(|e| de_err(format!("'items' must be a list of strings ({e})")))?
-                    }
-                    1 => {
-                        self.scratch.scores = serde_json::from_str(text)
-                            .map_err(|e| de_err(format!("'scores' must be a list of numbers ({e})")))?
-                    }
+                    0 => parse_into(text, &mut self.scratch.items)
+                        .map_err(|e| de_err(format!("'items' must be a list of strings ({e})")))?,
+                    1 => parse_into(text, &mut self.scratch.scores)
+                        .map_err(|e| de_err(format!("'scores' must be a list of numbers ({e})")))?,
                     2 => {
                         let v: Vec<JsonStr> = serde_json::from_str(text)
                             .map_err(|e| de_err(format!("'providers' must be a list of strings ({e})")))?;
@@ -256,6 +286,33 @@ impl<'de: 'a, 'a, 'b> Visitor<'de> for TopLevel<'a, 'b> {
     }
 }
 
+/// Deserialize a JSON array into `out`, reusing its allocation across records.
+fn parse_into<'a, T: Deserialize<'a>>(text: &'a str, out: &mut Vec<T>) -> Result<(), serde_json::Error> {
+    let mut de = serde_json::Deserializer::from_str(text);
+    Vec::<T>::deserialize_in_place(&mut de, out)?;
+    de.end()
+}
+
+/// Split `buf` into about `n` ranges of whole lines with the number of each range's first line.
+fn line_chunks(buf: &[u8], first_line: u64, n: usize) -> Vec<(std::ops::Range<usize>, u64)> {
+    let target = (buf.len() / n.max(1)).max(1 << 16);
+    let mut chunks = Vec::new();
+    let (mut start, mut line) = (0usize, first_line);
+    while start < buf.len() {
+        let mut end = (start + target).min(buf.len());
+        if end < buf.len() {
+            end = match buf[end..].iter().position(|&b| b == b'\n') {
+                Some(i) => end + i + 1,
+                None => buf.len(),
+            };
+        }
+        chunks.push((start..end, line));
+        line += buf[start..end].iter().filter(|&&b| b == b'\n').count() as u64;
+        start = end;
+    }
+    chunks
+}
+
 /// Trim the JSON whitespace around a line (and a Windows `\r`).
 fn trim(line: &[u8]) -> &[u8] {
     let is_ws = |b: &u8| matches!(b, b' ' | b'\t' | b'\r' | b'\n');
@@ -277,32 +334,79 @@ impl RequestBatch {
         missing_provider: MissingProvider,
         stop_at_first: bool,
     ) -> (RequestBatch, Vec<BadLine>) {
+        // Lines are independent, so chunks of lines parse in parallel (spans stay offsets
+        // into the one shared buffer); the chunks are then merged in order, which keeps
+        // ids in order of first appearance and the result independent of thread count.
+        let chunks = line_chunks(&buf, first_line, rayon::current_num_threads());
+        let parts: Vec<(RequestBatch, Vec<BadLine>)> = chunks
+            .into_par_iter()
+            .map(|(range, line)| Self::parse_range(&buf, range, line, keep_candidates, missing_provider, stop_at_first))
+            .collect();
         let mut batch = RequestBatch { offsets: vec![0], kept_offsets: vec![0], ..Default::default() };
         let mut bad = Vec::new();
-        // The records borrow from `buf` while parsing; it moves into the batch afterwards.
-        {
-            let data: &[u8] = &buf;
-            let mut scratch = Scratch { items: Vec::new(), providers: Vec::new(), scores: Vec::new(), kept: Vec::new(), stamp: Vec::new(), attempt: 0 };
-            let mut line_no = first_line;
-            for raw_line in data.split(|&b| b == b'\n') {
-                let this_line = line_no;
-                line_no += 1;
-                let line = trim(raw_line);
-                if line.is_empty() {
-                    continue;
-                }
-                if let Err(reason) = batch.parse_one(data, line, keep_candidates, missing_provider, &mut scratch) {
-                    bad.push(BadLine { line: this_line, reason });
-                    if stop_at_first {
-                        break;
-                    }
-                    continue;
-                }
-                batch.line.push(this_line);
+        for (part, part_bad) in parts {
+            let stop = stop_at_first && !part_bad.is_empty();
+            batch.append(part);
+            bad.extend(part_bad);
+            if stop {
+                break;
             }
         }
         batch.buf = buf;
         (batch, bad)
+    }
+
+    /// Parse the lines of `buf[range]`, the first of which is numbered `first_line`.
+    fn parse_range(
+        buf: &[u8],
+        range: std::ops::Range<usize>,
+        first_line: u64,
+        keep_candidates: bool,
+        missing_provider: MissingProvider,
+        stop_at_first: bool,
+    ) -> (RequestBatch, Vec<BadLine>) {
+        let mut batch = RequestBatch { offsets: vec![0], kept_offsets: vec![0], ..Default::default() };
+        let mut bad = Vec::new();
+        let mut scratch = Scratch { items: Vec::new(), providers: Vec::new(), scores: Vec::new(), kept: Vec::new(), hashes: Vec::new(), fast: Default::default() };
+        let mut line_no = first_line;
+        for raw_line in buf[range].split(|&b| b == b'\n') {
+            let this_line = line_no;
+            line_no += 1;
+            let line = trim(raw_line);
+            if line.is_empty() {
+                continue;
+            }
+            if let Err(reason) = batch.parse_one(buf, line, keep_candidates, missing_provider, &mut scratch) {
+                bad.push(BadLine { line: this_line, reason });
+                if stop_at_first {
+                    break;
+                }
+                continue;
+            }
+            batch.line.push(this_line);
+        }
+        (batch, bad)
+    }
+
+    /// Append a later chunk's records (parsed from the same buffer).
+    fn append(&mut self, part: RequestBatch) {
+        let provider_map: Vec<i32> = part.providers.names().map(|name| self.providers.intern(name)).collect();
+        let item_base = self.item_text.len() as i64;
+        let owned_base = self.owned_items.len();
+        let kept_base = self.kept.len();
+        self.line.extend(part.line);
+        self.offsets.extend(part.offsets[1..].iter().map(|o| o + item_base));
+        self.item_text.extend(part.item_text.into_iter().map(|t| match t {
+            TextRef::Owned(i) => TextRef::Owned(i + owned_base),
+            raw => raw,
+        }));
+        self.owned_items.extend(part.owned_items);
+        self.score.extend(part.score);
+        self.provider.extend(part.provider.into_iter().map(|p| provider_map[p as usize]));
+        self.interval.extend(part.interval);
+        self.ts.extend(part.ts);
+        self.kept.extend(part.kept);
+        self.kept_offsets.extend(part.kept_offsets[1..].iter().map(|o| o + kept_base));
     }
 
     fn parse_one<'a>(
@@ -318,11 +422,24 @@ impl RequestBatch {
         scratch.providers.clear();
         scratch.kept.clear();
         let text = std::str::from_utf8(line).map_err(|e| format!("not valid UTF-8 ({e})"))?;
-        let mut de = serde_json::Deserializer::from_str(text);
-        let top = TopLevel { buf, scratch, keep_candidates, interval: None, ts: None, saw: [false; 4] };
-        let top = de.deserialize_map(top).map_err(|e| format!("invalid JSON: {}", strip_position(&e)))?;
-        de.end().map_err(|_| "invalid JSON: trailing characters after the object".to_string())?;
-        let (interval, ts, saw) = (top.interval, top.ts, top.saw);
+        let base = offset_in(buf, text);
+        let fast = !keep_candidates && fastpath::scan(line, base, &OUTPUT_FIELDS, &mut scratch.fast).is_some();
+        let (interval, ts, saw) = if fast {
+            let f = &scratch.fast;
+            // Spans lie inside `text`, which is valid UTF-8, and start/end at ASCII quotes.
+            let at = |(start, len): (usize, usize)| JsonStr(Cow::Borrowed(&text[start - base..start - base + len]));
+            scratch.items.extend(f.items.iter().map(|&span| at(span)));
+            scratch.scores.extend_from_slice(&f.scores);
+            scratch.providers.extend(f.providers.iter().map(|&span| Some(at(span))));
+            scratch.kept.extend(f.kept.iter().map(|k| KeptField { key: KeyText::Raw(k.key.0, k.key.0 + k.key.1), value: (k.value.0, k.value.0 + k.value.1) }));
+            (f.interval, f.ts, [f.has_items, f.has_scores, f.has_providers, false])
+        } else {
+            let mut de = serde_json::Deserializer::from_str(text);
+            let top = TopLevel { buf, scratch, keep_candidates, interval: None, ts: None, saw: [false; 4] };
+            let top = de.deserialize_map(top).map_err(|e| format!("invalid JSON: {}", strip_position(&e)))?;
+            de.end().map_err(|_| "invalid JSON: trailing characters after the object".to_string())?;
+            (top.interval, top.ts, top.saw)
+        };
         let has_arrays = saw[0] || saw[1] || saw[2];
         if saw[3] && has_arrays {
             return Err("give either 'candidates' or 'items'/'scores'/'providers', not both".into());
@@ -352,23 +469,26 @@ impl RequestBatch {
                 ));
             }
         }
-        // Duplicate items: check before interning providers, so a rejected record leaves
-        // no trace in the provider universe.
-        scratch.attempt += 1; // stamp 0 means "never"
-        let t = scratch.attempt;
-        let item_start = self.item.len();
-        for (j, it) in scratch.items.iter().enumerate() {
-            let id = self.items.intern(&it.0);
-            let slot = id as usize;
-            if slot >= scratch.stamp.len() {
-                scratch.stamp.resize(slot + 1, 0);
+        // Duplicate items: sort the request's item hashes and compare neighbours. Checked
+        // before interning providers, so a rejected record leaves no trace in the universe.
+        scratch.hashes.clear();
+        scratch.hashes.extend(scratch.items.iter().enumerate().map(|(j, it)| (self.hasher.hash_one(&*it.0), j as u32)));
+        scratch.hashes.sort_unstable();
+        for w in scratch.hashes.windows(2) {
+            if w[0].0 == w[1].0 && scratch.items[w[0].1 as usize].0 == scratch.items[w[1].1 as usize].0 {
+                let j = w[0].1.max(w[1].1) as usize;
+                return Err(format!("item '{}' appears twice (candidate {})", scratch.items[j].0, j + 1));
             }
-            if scratch.stamp[slot] == t {
-                self.item.truncate(item_start);
-                return Err(format!("item '{}' appears twice (candidate {})", it.0, j + 1));
-            }
-            scratch.stamp[slot] = t;
-            self.item.push(id);
+        }
+        for it in &scratch.items {
+            let text = match &it.0 {
+                Cow::Borrowed(t) => TextRef::Raw { start: offset_in(buf, t), len: t.len() },
+                Cow::Owned(t) => {
+                    self.owned_items.push(t.clone());
+                    TextRef::Owned(self.owned_items.len() - 1)
+                }
+            };
+            self.item_text.push(text);
         }
         for (j, p) in scratch.providers.iter().enumerate() {
             let id = match p {
@@ -378,7 +498,7 @@ impl RequestBatch {
             self.provider.push(id);
         }
         self.score.extend_from_slice(&scratch.scores);
-        self.offsets.push(self.item.len() as i64);
+        self.offsets.push(self.item_text.len() as i64);
         self.interval.push(interval.unwrap_or(MISSING_INTERVAL));
         self.ts.push(ts.unwrap_or(f64::NAN));
         self.kept.extend(scratch.kept.drain(..));
@@ -388,6 +508,34 @@ impl RequestBatch {
 
     pub fn n_requests(&self) -> usize {
         self.line.len()
+    }
+
+    /// The item string of candidate `j` (flat index).
+    pub fn item(&self, j: usize) -> &str {
+        match self.item_text[j] {
+            // Raw spans were validated as UTF-8 text without escapes when parsed.
+            TextRef::Raw { start, len } => std::str::from_utf8(&self.buf[start..start + len]).unwrap_or(""),
+            TextRef::Owned(i) => &self.owned_items[i],
+        }
+    }
+
+    /// Dense item ids (order of first appearance) for every candidate, and the id table.
+    pub fn item_ids(&self) -> (Vec<i32>, Interner) {
+        let mut table = Interner::default();
+        let ids = (0..self.item_text.len()).map(|j| table.intern(self.item(j))).collect();
+        (ids, table)
+    }
+
+    /// Write candidate `j`'s item as a JSON string.
+    fn write_item(&self, j: usize, out: &mut Vec<u8>) {
+        match self.item_text[j] {
+            TextRef::Raw { start, len } => {
+                out.push(b'"');
+                out.extend_from_slice(&self.buf[start..start + len]);
+                out.push(b'"');
+            }
+            TextRef::Owned(i) => serde_json::to_writer(&mut *out, &self.owned_items[i]).expect("writing to a Vec cannot fail"),
+        }
     }
 
     /// Write one output line per record, in input order: the kept input fields, then
@@ -409,10 +557,31 @@ impl RequestBatch {
         if sel_offsets[0] != 0 || sel_offsets.windows(2).any(|w| w[1] < w[0]) || *sel_offsets.last().unwrap() as usize != sel.len() {
             return Err(CoreError::shape("sel_offsets must be non-decreasing from 0 to len(sel)"));
         }
-        let mut out = Vec::with_capacity(t * 256);
+        // Records are independent: write ranges of them in parallel and concatenate in order.
+        let per_chunk = (t / (4 * rayon::current_num_threads()).max(1)).max(1024);
+        let starts: Vec<usize> = (0..t).step_by(per_chunk).collect();
+        let parts: Vec<Vec<u8>> = starts
+            .into_par_iter()
+            .map(|start| self.write_range(start..(start + per_chunk).min(t), interval, rec_score, sel_offsets, sel, dcg, idcg))
+            .collect::<CoreResult<_>>()?;
+        Ok(parts.concat())
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn write_range(
+        &self,
+        range: std::ops::Range<usize>,
+        interval: &[i64],
+        rec_score: &[f64],
+        sel_offsets: &[i64],
+        sel: &[i32],
+        dcg: &[f64],
+        idcg: &[f64],
+    ) -> CoreResult<Vec<u8>> {
+        let mut out = Vec::with_capacity(range.len() * 256);
         let mut fbuf = ryu::Buffer::new();
         let mut ibuf = itoa::Buffer::new();
-        for r in 0..t {
+        for r in range {
             let base = self.offsets[r] as usize;
             let n = self.offsets[r + 1] as usize - base;
             let chosen = &sel[sel_offsets[r] as usize..sel_offsets[r + 1] as usize];
@@ -435,20 +604,22 @@ impl RequestBatch {
             }
             out.extend_from_slice(b"\"interval\":");
             out.extend_from_slice(ibuf.format(interval[r]).as_bytes());
-            let names = |ids: &[i32], table: &Interner, out: &mut Vec<u8>| {
-                out.push(b'[');
-                for (i, &j) in chosen.iter().enumerate() {
-                    if i > 0 {
-                        out.push(b',');
-                    }
-                    serde_json::to_writer(&mut *out, &*table.names[ids[base + j as usize] as usize]).expect("Vec write");
+            out.extend_from_slice(b",\"rec_items\":[");
+            for (i, &j) in chosen.iter().enumerate() {
+                if i > 0 {
+                    out.push(b',');
                 }
-                out.push(b']');
-            };
-            out.extend_from_slice(b",\"rec_items\":");
-            names(&self.item, &self.items, &mut out);
-            out.extend_from_slice(b",\"rec_providers\":");
-            names(&self.provider, &self.providers, &mut out);
+                self.write_item(base + j as usize, &mut out);
+            }
+            out.extend_from_slice(b"],\"rec_providers\":[");
+            for (i, &j) in chosen.iter().enumerate() {
+                if i > 0 {
+                    out.push(b',');
+                }
+                let p = self.provider[base + j as usize] as usize;
+                serde_json::to_writer(&mut out, self.providers.name(p)).expect("writing to a Vec cannot fail");
+            }
+            out.push(b']');
             out.extend_from_slice(b",\"rec_scores\":[");
             for (i, &j) in chosen.iter().enumerate() {
                 if i > 0 {
@@ -499,7 +670,8 @@ mod tests {
         assert!(bad.is_empty(), "{bad:?}");
         assert_eq!(b.line, vec![1, 3]);
         assert_eq!(b.offsets, vec![0, 2, 3]);
-        assert_eq!(b.item, vec![0, 1, 1]);
+        assert_eq!(b.item_ids().0, vec![0, 1, 1]);
+        assert_eq!(b.item(2), "b");
         assert_eq!(b.provider, vec![0, 1, 1]);
         assert_eq!(b.score, vec![0.5, 2.0, 1.0]);
         assert_eq!(b.interval[0], MISSING_INTERVAL);
@@ -525,7 +697,74 @@ mod tests {
         assert!(bad[1].reason.starts_with("invalid JSON"), "{}", bad[1].reason);
         assert_eq!(b.n_requests(), 1);
         // providers X and Y of the rejected record never entered the universe
-        assert_eq!(b.providers.names.iter().map(|s| &**s).collect::<Vec<_>>(), vec!["P"]);
+        assert_eq!(b.providers.names().collect::<Vec<_>>(), vec!["P"]);
+    }
+
+    #[test]
+    fn chunked_parsing_matches_one_chunk() {
+        let mut input = String::new();
+        for i in 0..5000 {
+            if i % 997 == 13 {
+                input.push_str("{bad\n\n");
+            }
+            input.push_str(&format!(
+                "{{\"id\":{i},\"items\":[\"a{i}\",\"b\\u0041\"],\"scores\":[1,{i}],\"providers\":[\"P{}\",\"Q\"]}}\n",
+                i % 7
+            ));
+        }
+        let buf = input.into_bytes();
+        let whole = RequestBatch::parse_range(&buf, 0..buf.len(), 1, false, MissingProvider::Error, false);
+        for threads in [2, 3, 8] {
+            let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().unwrap();
+            let (b, bad) = pool.install(|| RequestBatch::parse(buf.clone(), 1, false, MissingProvider::Error, false));
+            assert_eq!(bad, whole.1);
+            assert_eq!(b.line, whole.0.line);
+            assert_eq!(b.offsets, whole.0.offsets);
+            assert_eq!(b.provider, whole.0.provider);
+            assert_eq!(b.providers.names().collect::<Vec<_>>(), whole.0.providers.names().collect::<Vec<_>>());
+            assert_eq!(b.item(b.item_text.len() - 1), "bA");
+            let n = b.n_requests();
+            let out = |x: &RequestBatch| {
+                let sel: Vec<i32> = (0..n).flat_map(|_| [1, 0]).collect();
+                let so: Vec<i64> = (0..=n as i64).map(|t| 2 * t).collect();
+                x.write_results(&vec![0; n], &x.score, &so, &sel, &vec![1.0; n], &vec![1.0; n]).unwrap()
+            };
+            let mut whole_owned = RequestBatch::parse_range(&buf, 0..buf.len(), 1, false, MissingProvider::Error, false).0;
+            whole_owned.buf = buf.clone();
+            assert_eq!(b.item_ids().0, whole_owned.item_ids().0);
+            assert_eq!(out(&b), out(&whole_owned));
+            // stop at first: the earliest bad line wins whatever the chunking
+            let (_, first) = pool.install(|| RequestBatch::parse(buf.clone(), 1, false, MissingProvider::Error, true));
+            assert_eq!(first, vec![whole.1[0].clone()]);
+        }
+    }
+
+    #[test]
+    fn fast_scanner_and_serde_path_agree() {
+        let lines = [
+            r#"{"request_id":"r1","items":["a","b","c"],"scores":[0.1,-2.5e-3,3],"providers":["P","Q","P"],"ts":5,"x":{"a":[1,{"b":null}]}}"#,
+            r#" { "items" : [ "a" , "b" ] , "scores" : [ 1.0000000000000002 , 0.30000000000000004 ] , "providers" : [ "é" , "日本" ] } "#,
+            r#"{"interval":3,"rec_items":["old"],"items":[],"scores":[],"providers":[]}"#,
+            r#"{"items":["a"],"scores":[123456789012345678901234567890],"providers":["P"],"s":"x\"y"}"#,
+        ];
+        for line in lines {
+            let buf = format!("{line}\n").into_bytes();
+            let fast = RequestBatch::parse(buf.clone(), 1, false, MissingProvider::Error, true);
+            let slow = RequestBatch::parse(buf.clone(), 1, true, MissingProvider::Error, true);
+            assert!(fast.1.is_empty() && slow.1.is_empty(), "{line}: {:?} {:?}", fast.1, slow.1);
+            assert_eq!(fast.0.score, slow.0.score, "{line}");
+            assert_eq!(fast.0.offsets, slow.0.offsets);
+            assert_eq!(fast.0.provider, slow.0.provider);
+            assert_eq!(fast.0.interval, slow.0.interval);
+            assert_eq!(fast.0.item_ids().0, slow.0.item_ids().0);
+            // the slow run kept the candidate arrays; compare the rest of the output
+            let n = fast.0.n_requests();
+            let args = |b: &RequestBatch| b.write_results(&vec![0; n], &b.score, &vec![0; n + 1], &[], &vec![0.0; n], &vec![0.0; n]).unwrap();
+            let (f, s) = (String::from_utf8(args(&fast.0)).unwrap(), String::from_utf8(args(&slow.0)).unwrap());
+            let strip = |t: &str| t.replace(r#""items":"#, "").len();
+            assert!(s.len() >= f.len(), "{f} vs {s} ({})", strip(&s));
+            assert!(f.ends_with("\n") && f.contains(r#""rec_items":[]"#));
+        }
     }
 
     #[test]
@@ -546,6 +785,6 @@ mod tests {
         let (b, bad) = RequestBatch::parse(br#"{"items":["a"],"scores":[1]}"#.to_vec(), 7, false, MissingProvider::Singleton, true);
         assert!(bad.is_empty());
         assert_eq!(b.line, vec![7]);
-        assert_eq!(&*b.providers.names[0], "a");
+        assert_eq!(b.providers.name(0), "a");
     }
 }

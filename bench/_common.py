@@ -1,0 +1,82 @@
+"""Shared helpers for the benchmarks: environment record, timed subprocess runs with
+peak memory (wait4 rusage of that one child), results JSON + markdown table."""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import subprocess
+import sys
+import time
+from importlib.metadata import PackageNotFoundError, version
+from pathlib import Path
+
+RESULTS = Path(__file__).parent / "results"
+WORK = Path(__file__).parent / "work"
+
+
+def environment(packages: list[str]) -> dict:
+    versions = {}
+    for name in packages:
+        try:
+            versions[name] = version(name)
+        except PackageNotFoundError:
+            versions[name] = None
+    return {
+        "date": time.strftime("%Y-%m-%d"),
+        "cores": len(os.sched_getaffinity(0)),
+        "cpu": _cpu_model(),
+        "python": platform.python_version(),
+        "versions": versions,
+    }
+
+
+def _cpu_model() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor()
+
+
+def timed_run(argv: list[str], stdin_path: Path | None = None, stdout_path: Path | None = None, env: dict | None = None) -> dict:
+    """Run argv once; return wall seconds, peak RSS (MiB) of that process, exit code."""
+    stdin = open(stdin_path, "rb") if stdin_path else subprocess.DEVNULL
+    stdout = open(stdout_path, "wb") if stdout_path else subprocess.DEVNULL
+    start = time.perf_counter()
+    proc = subprocess.Popen(argv, stdin=stdin, stdout=stdout, stderr=subprocess.PIPE, env={**os.environ, **(env or {})})
+    _, status, usage = os.wait4(proc.pid, 0)
+    wall = time.perf_counter() - start
+    stderr = proc.stderr.read().decode(errors="replace")
+    for f in (stdin, stdout):
+        if hasattr(f, "close"):
+            f.close()
+    code = os.waitstatus_to_exitcode(status)
+    if code != 0:
+        raise RuntimeError(f"{argv} failed ({code}): {stderr[-2000:]}")
+    return {"seconds": wall, "peak_rss_mib": usage.ru_maxrss / 1024, "stderr": stderr}
+
+
+def write_results(name: str, payload: dict, table_rows: list[list[str]], header: list[str]) -> None:
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    (RESULTS / f"{name}.json").write_text(json.dumps(payload, indent=2) + "\n")
+    env = payload["environment"]
+    lines = [
+        f"# {name}",
+        "",
+        f"{env['date']}, {env['cores']} cores ({env['cpu']}), Python {env['python']}; "
+        + ", ".join(f"{k} {v}" for k, v in env["versions"].items()),
+        "",
+        "| " + " | ".join(header) + " |",
+        "|" + "|".join("---" for _ in header) + "|",
+    ]
+    lines += ["| " + " | ".join(row) + " |" for row in table_rows]
+    (RESULTS / f"{name}.md").write_text("\n".join(lines) + "\n")
+    print("\n".join(lines))
+
+
+def python() -> str:
+    return sys.executable

@@ -1,0 +1,84 @@
+"""`mstk rerank --method topk` end to end (JSONL in → JSONL out) against a plain-Python
+orjson + heapq script doing the same job, on the same seeded data, in one run.
+
+    python bench/rerank_topk.py [--requests 100000] [--candidates 100]
+
+Target (issue 2): ≥ 100,000 requests/s with 100 candidates each."""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+from pathlib import Path
+
+import numpy as np
+import orjson
+
+from _common import WORK, environment, python, timed_run, write_results
+
+
+def make_requests(path: Path, n: int, candidates: int, seed: int = 0) -> None:
+    rng = np.random.default_rng(seed)
+    with open(path, "wb") as f:
+        for start in range(0, n, 10_000):
+            m = min(10_000, n - start)
+            items = rng.integers(0, 1_000_000, size=(m, candidates * 2))
+            scores = np.round(rng.random((m, candidates)), 6)
+            providers = rng.integers(0, 200, size=(m, candidates))
+            lines = []
+            for r in range(m):
+                unique = list(dict.fromkeys(items[r].tolist()))[:candidates]
+                lines.append(orjson.dumps({
+                    "request_id": f"r{start + r}",
+                    "user": int(rng.integers(0, 50_000)),
+                    "items": [f"i{i}" for i in unique],
+                    "scores": scores[r].tolist(),
+                    "providers": [f"p{p}" for p in providers[r].tolist()],
+                }))
+            f.write(b"\n".join(lines) + b"\n")
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--requests", type=int, default=100_000)
+    ap.add_argument("--candidates", type=int, default=100)
+    ap.add_argument("-k", type=int, default=10)
+    args = ap.parse_args()
+    WORK.mkdir(parents=True, exist_ok=True)
+    data = WORK / f"topk_{args.requests}x{args.candidates}.jsonl"
+    if not data.exists():
+        make_requests(data, args.requests, args.candidates)
+    size_mb = data.stat().st_size / 2**20
+
+    runs = {}
+    outputs = {}
+    for name, argv in {
+        "mstk rerank --method topk": ["mstk", "rerank", "--method", "topk", "-k", str(args.k), "--no-progress"],
+        "mstk rerank --method topk --threads 1": ["mstk", "rerank", "--method", "topk", "-k", str(args.k), "--threads", "1", "--no-progress"],
+        "python orjson+heapq": [python(), str(Path(__file__).with_name("rerank_topk_peer.py")), str(args.k)],
+    }.items():
+        out = WORK / f"out_{len(runs)}.jsonl"
+        r = timed_run(argv, stdin_path=data, stdout_path=out)
+        r.pop("stderr")
+        r["requests_per_s"] = args.requests / r["seconds"]
+        runs[name] = r
+        outputs[name] = hashlib.sha256(out.read_bytes()).hexdigest()
+        out.unlink()
+    identical = len(set(outputs.values())) == 1
+    peer = runs["python orjson+heapq"]["requests_per_s"]
+    payload = {
+        "environment": environment(["mstk", "orjson", "numpy"]),
+        "data": {"requests": args.requests, "candidates": args.candidates, "k": args.k, "mib": round(size_mb, 1)},
+        "outputs_identical": identical,
+        "runs": runs,
+    }
+    rows = [
+        [name, f"{r['requests_per_s']:,.0f}", f"{r['seconds']:.2f}", f"{r['peak_rss_mib']:.0f}", f"{r['requests_per_s'] / peer:.1f}×"]
+        for name, r in runs.items()
+    ]
+    write_results("rerank_topk", payload, rows, ["command", "requests/s", "wall s", "peak RSS MiB", "vs peer"])
+    print(f"outputs byte-identical: {identical}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,11 @@
+#!/usr/bin/env bash
+# Every test of the project: the Rust core (cargo test), the hand-written stub of the
+# compiled module (mypy stubtest), and pytest for the host and every built-in plugin.
+# Installs what it needs first, so it works on a fresh clone.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+python3 -m pip install --quiet --disable-pip-version-check wheel -e '.[test]' $(printf -- '-e %s ' plugins/*/)
+cargo test --quiet -p mstk-core
+python3 -m mypy.stubtest mstk._core
+python3 -m pytest
