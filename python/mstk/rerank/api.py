@@ -131,14 +131,15 @@ class RerankContext:
 @dataclass
 class RerankResult:
     """Lists in input order: request t shows candidates ``sel[sel_offsets[t]:sel_offsets[t+1]]``
-    (positions within the request, display order). ``dcg``/``idcg`` are on normalised
-    scores; ``exposure`` is the per-provider total over the stream."""
+    (positions within the request, display order). ``dcg``/``idcg`` (on normalised
+    scores) and ``exposure`` (slots per provider over the stream) may be left out: the
+    host then computes them from the lists, so a plugin only has to choose."""
 
     sel_offsets: np.ndarray
     sel: np.ndarray
-    dcg: np.ndarray
-    idcg: np.ndarray
-    exposure: np.ndarray
+    dcg: np.ndarray | None = None
+    idcg: np.ndarray | None = None
+    exposure: np.ndarray | None = None
     extra: dict[str, Any] = field(default_factory=dict)
     state: bytes | None = None
 

@@ -145,6 +145,8 @@ class RerankJob:
         ctx = self._context(batch)
         result = self.method.run(batch, ctx, self.params)
         self._check(result, batch)
+        if result.dcg is None or result.idcg is None or result.exposure is None:
+            fill_list_metrics(result, batch, ctx)
         for name, e in zip(batch.provider_names, result.exposure.tolist()):
             self.exposure[name] = self.exposure.get(name, 0.0) + e
         out = parsed.write_results(interval, score, result.sel_offsets, result.sel, result.dcg, result.idcg)
@@ -164,7 +166,38 @@ class RerankJob:
     def _check(self, result: RerankResult, batch: RerankBatch) -> None:
         # A third-party method could return anything: catch shape errors here, with the
         # method's name, rather than deep in the writer.
-        expected = np.minimum(np.diff(batch.offsets), self.k)
-        got = np.diff(np.asarray(result.sel_offsets))
-        if got.shape != expected.shape or (got > expected).any() or len(result.dcg) != batch.n_requests:
-            raise ParameterError(f"method {self.method.name!r} returned results that do not match its {batch.n_requests} requests")
+        result.sel_offsets = np.ascontiguousarray(result.sel_offsets, dtype=np.int64)
+        result.sel = np.ascontiguousarray(result.sel, dtype=np.int32)
+        sizes = np.diff(batch.offsets)
+        got = np.diff(result.sel_offsets)
+        bad = (
+            len(result.sel_offsets) != batch.n_requests + 1
+            or result.sel_offsets[0] != 0
+            or result.sel_offsets[-1] != len(result.sel)
+            or (got > np.minimum(sizes, self.k)).any()
+            or (got < 0).any()
+        )
+        if not bad and len(result.sel):
+            request = np.repeat(np.arange(batch.n_requests), got)
+            bad = bool((result.sel < 0).any() or (result.sel >= sizes[request]).any())
+        if not bad and result.dcg is not None and len(result.dcg) != batch.n_requests:
+            bad = True
+        if bad:
+            raise ParameterError(f"method {self.method.name!r} returned lists that do not fit its {batch.n_requests} requests")
+
+
+def fill_list_metrics(result: RerankResult, batch: RerankBatch, ctx: RerankContext) -> None:
+    """DCG of each list as displayed, the ideal DCG (top-K by score) and provider exposure."""
+    counts = np.diff(result.sel_offsets)
+    request = np.repeat(np.arange(batch.n_requests), counts)
+    flat = batch.offsets[:-1][request] + result.sel
+    slot = np.arange(len(result.sel)) - np.repeat(result.sel_offsets[:-1], counts)
+    weight = 1.0 / np.log2(slot + 2.0)
+    if result.dcg is None:
+        result.dcg = np.bincount(request, weights=batch.score[flat] * weight, minlength=batch.n_requests)
+    if result.idcg is None:
+        from mstk.rerank import kernels
+
+        result.idcg = kernels.run_online(batch, ctx, "topk").idcg
+    if result.exposure is None:
+        result.exposure = np.bincount(batch.provider[flat], minlength=batch.n_providers).astype(np.float64)
