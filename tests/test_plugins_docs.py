@@ -1,8 +1,10 @@
-"""docs/plugins.md cannot drift: its example is the example plugin, its hooks are the hookspecs."""
+"""docs/plugins.md and the README cannot drift: their example is the example plugin, the guide's hooks
+are the hookspecs, and the README's commands run."""
 
 from __future__ import annotations
 
 import inspect
+import json
 import os
 import re
 import subprocess
@@ -12,9 +14,11 @@ from pathlib import Path
 import pytest
 
 from mstk import hookspecs
+from mstk.testing import fresh_plugin_manager, run_cli
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 GUIDE = REPO_ROOT / "docs" / "plugins.md"
+README = REPO_ROOT / "README.md"
 EXAMPLE_FILES = ("tests/example_plugin/pyproject.toml", "tests/example_plugin/mstk_example_plugin.py")
 
 # A fenced block announced by ``<!-- file: PATH -->`` must be that file, byte for byte.
@@ -27,11 +31,47 @@ def guide_text() -> str:
     return GUIDE.read_text(encoding="utf-8")
 
 
-def test_guide_shows_exactly_the_example_plugin_files() -> None:
-    blocks = {match["path"]: match["body"] for match in FILE_BLOCK.finditer(guide_text())}
+def readme_plugin_section() -> str:
+    """The README's "Write a plugin" text, between its markers."""
+    text = README.read_text(encoding="utf-8")
+    start, end = text.index("<!-- write-a-plugin -->\n"), text.index("<!-- /write-a-plugin -->")
+    return text[start:end]
+
+
+@pytest.mark.parametrize("document", [GUIDE, README], ids=["guide", "readme"])
+def test_document_shows_exactly_the_example_plugin_files(document: Path) -> None:
+    text = readme_plugin_section() if document == README else guide_text()
+    blocks: dict[str, list[str]] = {}
+    for match in FILE_BLOCK.finditer(text):
+        blocks.setdefault(match["path"], []).append(match["body"])
     assert set(blocks) == set(EXAMPLE_FILES)
     for path in EXAMPLE_FILES:
-        assert blocks[path] == (REPO_ROOT / path).read_text(encoding="utf-8"), f"docs/plugins.md drifted from {path}"
+        assert blocks[path] == [(REPO_ROOT / path).read_text(encoding="utf-8")], f"{document.name} drifted from {path}"
+    # Every announced block must match the regex: a typo in a fence would otherwise go unchecked.
+    assert text.count("<!-- file: ") == len(EXAMPLE_FILES)
+
+
+def test_readme_plugin_commands_run(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The README's install-and-run line works with the example plugin (installed = loaded here)."""
+    section = readme_plugin_section()
+    (commands,) = [m["body"] for m in CODE_BLOCK.finditer(section) if m["lang"] == "bash"]
+    install, run = commands.strip().split(" && ")
+    assert install == "pip install ./my-plugin"
+    assert "[docs/plugins.md](docs/plugins.md)" in section
+    program, *args = run.split()
+    assert program == "mstk"
+
+    monkeypatch.syspath_prepend(str(REPO_ROOT / "tests" / "example_plugin"))
+    monkeypatch.chdir(REPO_ROOT)
+    import mstk_example_plugin
+
+    result = run_cli(args, pm=fresh_plugin_manager(mstk_example_plugin))
+    assert result.exit_code == 0, result.stderr
+    requests = (REPO_ROOT / "examples" / "rerank" / "requests.jsonl").read_text(encoding="utf-8").splitlines()
+    records = [json.loads(line) for line in result.stdout.splitlines()]
+    assert len(records) == len(requests)
+    assert all(len(record["rec_items"]) == 10 for record in records)
+    assert json.loads(result.stderr)["method"] == "example_reverse"
 
 
 @pytest.mark.parametrize("hook_name", HOOK_NAMES)

@@ -9,7 +9,10 @@ with MSTK_LOAD_PLUGINS.
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import TYPE_CHECKING
+
+import pytest
 
 if TYPE_CHECKING:  # conftest is not importable as a module under --import-mode=importlib
     from conftest import PluginVenv
@@ -126,12 +129,20 @@ def test_debug_shows_the_broken_plugins_traceback(plugin_venv: PluginVenv) -> No
     assert result.stderr.endswith(BROKEN_WARNING)
 
 
-def test_example_reranker_is_collected_through_its_entry_point(plugin_venv: PluginVenv) -> None:
-    code = (
-        "from mstk.plugins import get_plugin_manager, rerankers\n"
-        "reranker = rerankers(get_plugin_manager())['example_reverse']\n"
-        "print(reranker.__module__, reranker.kind, reranker().select([0.3, 0.1, 0.2, 0.1], 3))\n"
-    )
-    result = plugin_venv.run_python(code, MSTK_LOAD_PLUGINS="example")
+def test_example_reranker_runs_through_its_entry_point(plugin_venv: PluginVenv, tmp_path: Path) -> None:
+    listed = plugin_venv.mstk("rerank", "--list-methods", MSTK_LOAD_PLUGINS="example")
+    assert listed.returncode == 0, listed.stderr
+    methods = {method["name"]: method for method in json.loads(listed.stdout)}
+    assert list(methods) == ["topk", "example_reverse"]  # the host's own, then the entry point's
+    assert [param["name"] for param in methods["example_reverse"]["parameters"]] == ["skip_lowest"]
+
+    requests = tmp_path / "requests.jsonl"
+    requests.write_text('{"request_id":"r1","items":["a","b","c","d"],"scores":[0.3,0.1,0.2,0.1],"providers":["x","y","x","y"]}\n')
+    result = plugin_venv.mstk("rerank", "-m", "example_reverse", "-k", "3", str(requests), MSTK_LOAD_PLUGINS="example")
     assert result.returncode == 0, result.stderr
-    assert result.stdout == "mstk_example_plugin online [1, 3, 2]\n"
+    record = json.loads(result.stdout)
+    # The three lowest (b, d at 0.1; c at 0.2), displayed by score descending.
+    assert (record["request_id"], record["rec_items"]) == ("r1", ["c", "b", "d"])
+    assert record["rec_scores"] == pytest.approx([0.5, 0.0, 0.0])  # min-max normalised
+    assert 0.0 < record["ndcg"] < 1.0
+    assert json.loads(result.stderr)["method"] == "example_reverse"

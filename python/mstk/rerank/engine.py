@@ -194,7 +194,8 @@ def fill_list_metrics(result: RerankResult, batch: RerankBatch, ctx: RerankConte
     slot = np.arange(len(result.sel)) - np.repeat(result.sel_offsets[:-1], counts)
     weight = 1.0 / np.log2(slot + 2.0)
     if result.dcg is None:
-        result.dcg = np.bincount(request, weights=batch.score[flat] * weight, minlength=batch.n_requests)
+        # astype: bincount of an empty input is int64 even with float weights
+        result.dcg = np.bincount(request, weights=batch.score[flat] * weight, minlength=batch.n_requests).astype(np.float64)
     if result.idcg is None:
         from mstk.rerank import kernels
 

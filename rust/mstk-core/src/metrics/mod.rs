@@ -14,7 +14,8 @@ pub fn position_weights(k: usize) -> Vec<f64> {
 /// DCG of `scores` taken in the given order, with precomputed weights.
 #[inline]
 pub fn dcg_in_order(scores: impl Iterator<Item = f64>, weights: &[f64]) -> f64 {
-    scores.zip(weights).map(|(s, w)| s * w).sum()
+    // fold from +0.0: `sum()` of nothing is −0.0, which would print as "-0.0"
+    scores.zip(weights).fold(0.0, |acc, (s, w)| acc + s * w)
 }
 
 /// NDCG relative to the base scores: q/q*, and 1 when q* = 0 (nothing to lose).
