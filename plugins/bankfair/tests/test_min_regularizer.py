@@ -631,22 +631,12 @@ def test_bad_parameter_values_fail_with_a_clear_message(pair, message):
     assert b"Traceback" not in result.stderr
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "spec (Interfaces): bad parameters are usage errors, exit 2; MinRegularizer.run "
-    "(plugins/bankfair/src/mstk_bankfair/baselines.py) validates lambda and batch only when "
-    "the method runs, so the ParameterError reaches the generic handler: exit 1"
-))
 @pytest.mark.parametrize("pair, message", BAD_VALUES)
 def test_bad_parameter_values_are_usage_errors(pair, message):
     result = rerank_cli(["-m", "min_regularizer", "-p", pair, "-"], jsonl(vector7()))
     assert result.exit_code == 2
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "bad lambda/batch values are only checked in MinRegularizer.run, which the engine skips "
-    "when the input has no requests: `printf '' | mstk rerank -m min_regularizer -p lambda=-1` "
-    "exits 0 and echoes lambda -1.0 in the summary"
-))
 @pytest.mark.parametrize("pair, message", BAD_VALUES)
 def test_bad_parameter_values_are_rejected_on_empty_input(pair, message):
     result = rerank_cli(["-m", "min_regularizer", "-p", pair, "-"], b"")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import functools
 import math
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, Any, Callable, ClassVar
 
 from mstk.errors import ParameterError
 
@@ -26,6 +26,9 @@ class Param:
     help: str
     choices: tuple[Any, ...] | None = None
     official: Any = None
+    # Extra domain check on the parsed value (raise ParameterError); runs when parameters
+    # are resolved, so a bad value is a usage error before any input is read.
+    validate: Callable[[Any], None] | None = None
 
     def parse(self, value: Any) -> Any:
         """Convert a command-line string (or TOML value) to this parameter's type."""
@@ -47,6 +50,8 @@ class Param:
             raise ParameterError(f"parameter {self.name!r} must be finite, got {value!r}")
         if self.choices is not None and parsed not in self.choices:
             raise ParameterError(f"parameter {self.name!r} must be one of {', '.join(map(str, self.choices))}; got {value!r}")
+        if self.validate is not None:
+            self.validate(parsed)
         return parsed
 
     def describe(self) -> dict[str, Any]:

@@ -9,6 +9,14 @@ from mstk.rerank import Param, RerankBatch, RerankContext, RerankResult, Reranke
 from mstk.rerank import kernels
 
 
+def non_negative(name: str):
+    def check(value: float) -> None:
+        if value < 0:
+            raise ParameterError(f"parameter {name!r} must be >= 0, got {value}")
+
+    return check
+
+
 def parse_batch(value: str) -> str | int:
     """'interval' (default), 'all', or a positive request count."""
     if value in ("interval", "all"):
@@ -30,12 +38,12 @@ class MinRegularizer(Reranker):
         "(FairDiverse keeps selection order: same exposure, different NDCG)"
     )
     params = (
-        Param("lambda", float, 30.0, "strength of the exposure regulariser (0 = top-K)", official=30.0),
-        Param("batch", str, "interval", "exposure resets per batch: 'interval', 'all' or a request count"),
+        Param("lambda", float, 30.0, "strength of the exposure regulariser (0 = top-K)", official=30.0,
+              validate=non_negative("lambda")),
+        Param("batch", str, "interval", "exposure resets per batch: 'interval', 'all' or a request count",
+              validate=parse_batch),
     )
 
     def run(self, batch: RerankBatch, ctx: RerankContext, params: dict[str, Any], state: bytes | None = None) -> RerankResult:
-        if params["lambda"] < 0:
-            raise ParameterError("parameter 'lambda' must be >= 0")
         core_params = {"lambda": params["lambda"], "batch": parse_batch(params["batch"])}
         return kernels.run_online(batch, ctx, "min_regularizer", core_params)
