@@ -1,7 +1,7 @@
 //! Re-ranking kernels: priced top-K selection, the online replay loop and the JSONL
 //! request codec used by `mstk rerank`.
 
-mod fastpath;
+pub mod fastpath;
 pub mod normalize;
 pub mod online;
 pub mod ragged;

@@ -149,6 +149,44 @@ enum TextRef {
     Owned(usize),
 }
 
+/// Finds a repeated string in a list; the table is reused across requests.
+#[derive(Default)]
+struct DuplicateFinder {
+    /// (hash, generation, position); a slot is empty unless its generation is current
+    slots: Vec<(u64, u32, u32)>,
+    generation: u32,
+}
+
+impl DuplicateFinder {
+    /// Position of the first candidate whose item already appeared earlier, if any.
+    fn first_duplicate<'s>(&mut self, n: usize, item: impl Fn(usize) -> &'s str, hasher: &foldhash::fast::FixedState) -> Option<usize> {
+        let want = (n * 2).next_power_of_two().max(16);
+        if self.slots.len() < want || self.generation == u32::MAX {
+            self.slots = vec![(0, 0, 0); want];
+            self.generation = 0;
+        }
+        self.generation += 1;
+        let mask = self.slots.len() - 1;
+        for j in 0..n {
+            let text = item(j);
+            let h = hasher.hash_one(text);
+            let mut i = h as usize & mask;
+            loop {
+                let (sh, sg, sp) = self.slots[i];
+                if sg != self.generation {
+                    self.slots[i] = (h, self.generation, j as u32);
+                    break;
+                }
+                if sh == h && item(sp as usize) == text {
+                    return Some(j);
+                }
+                i = (i + 1) & mask;
+            }
+        }
+        None
+    }
+}
+
 /// How to treat a candidate without a provider.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum MissingProvider {
@@ -194,8 +232,7 @@ struct Scratch<'a> {
     providers: Vec<Option<JsonStr<'a>>>,
     scores: Vec<f64>,
     kept: Vec<KeptField>,
-    /// (hash, position) of the request's items, for duplicate detection
-    hashes: Vec<(u64, u32)>,
+    dups: DuplicateFinder,
     fast: fastpath::FastRecord,
 }
 
@@ -367,7 +404,7 @@ impl RequestBatch {
     ) -> (RequestBatch, Vec<BadLine>) {
         let mut batch = RequestBatch { offsets: vec![0], kept_offsets: vec![0], ..Default::default() };
         let mut bad = Vec::new();
-        let mut scratch = Scratch { items: Vec::new(), providers: Vec::new(), scores: Vec::new(), kept: Vec::new(), hashes: Vec::new(), fast: Default::default() };
+        let mut scratch = Scratch { items: Vec::new(), providers: Vec::new(), scores: Vec::new(), kept: Vec::new(), dups: DuplicateFinder::default(), fast: Default::default() };
         let mut line_no = first_line;
         for raw_line in buf[range].split(|&b| b == b'\n') {
             let this_line = line_no;
@@ -424,6 +461,10 @@ impl RequestBatch {
         let text = std::str::from_utf8(line).map_err(|e| format!("not valid UTF-8 ({e})"))?;
         let base = offset_in(buf, text);
         let fast = !keep_candidates && fastpath::scan(line, base, &OUTPUT_FIELDS, &mut scratch.fast).is_some();
+        if fast && self.push_fast(text, base, &scratch.fast, &mut scratch.dups, missing_provider) {
+            return Ok(());
+        }
+        // Not the plain shape, or something to report: the general path decides and words it.
         let (interval, ts, saw) = if fast {
             let f = &scratch.fast;
             // Spans lie inside `text`, which is valid UTF-8, and start/end at ASCII quotes.
@@ -469,16 +510,12 @@ impl RequestBatch {
                 ));
             }
         }
-        // Duplicate items: sort the request's item hashes and compare neighbours. Checked
-        // before interning providers, so a rejected record leaves no trace in the universe.
-        scratch.hashes.clear();
-        scratch.hashes.extend(scratch.items.iter().enumerate().map(|(j, it)| (self.hasher.hash_one(&*it.0), j as u32)));
-        scratch.hashes.sort_unstable();
-        for w in scratch.hashes.windows(2) {
-            if w[0].0 == w[1].0 && scratch.items[w[0].1 as usize].0 == scratch.items[w[1].1 as usize].0 {
-                let j = w[0].1.max(w[1].1) as usize;
-                return Err(format!("item '{}' appears twice (candidate {})", scratch.items[j].0, j + 1));
-            }
+        // Duplicate items: a small open-addressing table, reset per request by bumping a
+        // generation stamp. Checked before interning providers, so a rejected record leaves
+        // no trace in the provider universe.
+        let items = &scratch.items;
+        if let Some(j) = scratch.dups.first_duplicate(items.len(), |j| &*items[j].0, &self.hasher) {
+            return Err(format!("item '{}' appears twice (candidate {})", scratch.items[j].0, j + 1));
         }
         for it in &scratch.items {
             let text = match &it.0 {
@@ -504,6 +541,44 @@ impl RequestBatch {
         self.kept.extend(scratch.kept.drain(..));
         self.kept_offsets.push(self.kept.len());
         Ok(())
+    }
+
+    /// Append a record the fast scanner read, if it is valid; false = let the general path
+    /// handle it (and word the error). Same rules and results as the general path.
+    fn push_fast(&mut self, text: &str, base: usize, f: &fastpath::FastRecord, dups: &mut DuplicateFinder, missing_provider: MissingProvider) -> bool {
+        let n = f.items.len();
+        if !(f.has_items && f.has_scores) || f.scores.len() != n {
+            return false;
+        }
+        if f.has_providers && f.providers.len() != n {
+            return false;
+        }
+        if !f.has_providers && n > 0 && missing_provider == MissingProvider::Error {
+            return false;
+        }
+        let at = |(start, len): (usize, usize)| &text[start - base..start - base + len];
+        if dups.first_duplicate(n, |j| at(f.items[j]), &self.hasher).is_some() {
+            return false;
+        }
+        self.item_text.extend(f.items.iter().map(|&(start, len)| TextRef::Raw { start, len }));
+        if f.has_providers {
+            for &span in &f.providers {
+                let id = self.providers.intern(at(span));
+                self.provider.push(id);
+            }
+        } else {
+            for &span in &f.items {
+                let id = self.providers.intern(at(span));
+                self.provider.push(id);
+            }
+        }
+        self.score.extend_from_slice(&f.scores);
+        self.offsets.push(self.item_text.len() as i64);
+        self.interval.push(f.interval.unwrap_or(MISSING_INTERVAL));
+        self.ts.push(f.ts.unwrap_or(f64::NAN));
+        self.kept.extend(f.kept.iter().map(|k| KeptField { key: KeyText::Raw(k.key.0, k.key.0 + k.key.1), value: (k.value.0, k.value.0 + k.value.1) }));
+        self.kept_offsets.push(self.kept.len());
+        true
     }
 
     pub fn n_requests(&self) -> usize {
