@@ -61,7 +61,10 @@ class RequestBatch:
         keep_candidates: bool = False,
         missing_provider: str = "error",
         on_error: str = "raise",
+        threads: int | None = None,
     ) -> tuple[RequestBatch, list[tuple[int, str]]]: ...
+    @property
+    def next_line(self) -> int: ...
     @property
     def n_requests(self) -> int: ...
     @property
@@ -87,4 +90,5 @@ class RequestBatch:
         sel: npt.NDArray[np.int32],
         dcg: npt.NDArray[np.float64],
         idcg: npt.NDArray[np.float64],
+        threads: int | None = None,
     ) -> bytes: ...

@@ -74,28 +74,32 @@ class ErrorPolicy:
         return 1 if self.skipped else 0
 
 
-def iter_line_blocks(stream: IO[bytes], block_bytes: int = 1 << 23) -> Iterator[tuple[int, bytes]]:
-    """Yield (number of the block's first line, block) where each block holds whole lines.
+def iter_blocks(stream: IO[bytes], block_bytes: int = 1 << 24) -> Iterator[bytes]:
+    """Yield blocks of whole lines (the last may lack its newline).
 
     Reading big blocks and cutting at the last newline is much faster than reading line
-    by line, and keeps line numbering exact across blocks.
-    """
-    next_line = 1
+    by line."""
     carry = b""
     while True:
         chunk = stream.read(block_bytes)
         if not chunk:
             break
-        data = carry + chunk
-        cut = data.rfind(b"\n")
+        cut = chunk.rfind(b"\n")
         if cut < 0:
-            carry = data
+            carry += chunk
             continue
-        block, carry = data[: cut + 1], data[cut + 1 :]
+        yield carry + chunk[: cut + 1] if carry else chunk[: cut + 1]
+        carry = chunk[cut + 1 :]
+    if carry:
+        yield carry
+
+
+def iter_line_blocks(stream: IO[bytes], block_bytes: int = 1 << 24) -> Iterator[tuple[int, bytes]]:
+    """Like ``iter_blocks``, with the number of each block's first line."""
+    next_line = 1
+    for block in iter_blocks(stream, block_bytes):
         yield next_line, block
         next_line += block.count(b"\n")
-    if carry:
-        yield next_line, carry
 
 
 def read_all(stream: IO[bytes]) -> bytes:

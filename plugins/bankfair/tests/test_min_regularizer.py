@@ -540,7 +540,7 @@ def test_invariants(tmp_path_factory, case):
     job = RerankJob(method=min_regularizer_cls()(), params=min_regularizer_cls().resolve_params({"lambda": lam, "batch": batch}),
                     k=k, normalize=normalize,
                     providers=ProviderTable({p: {"provider": p, "weight": w} for p, w in weights.items()}))
-    job_out, _ = job.process(data, 1, ErrorPolicy(source="<test>"))
+    job_out, _, _ = job.process(data, 1, ErrorPolicy(source="<test>"))
     assert job_out == one.stdout
     assert sum(job.exposure.values()) == shown_total
     assert {p: e for p, e in job.exposure.items() if e} == {p: e for p, e in exposure.items() if e}

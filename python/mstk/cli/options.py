@@ -21,7 +21,7 @@ class CommonOptions:
     output: str
     on_error: str
     errors: str | None
-    batch_size: int
+    batch_size: int | None
     progress: bool
     threads: int | None
     seed: int
@@ -55,13 +55,18 @@ class _NoProgress:
 _COMMON = ("input", "output", "on_error", "errors", "batch_size", "progress", "threads", "seed")
 
 
-def jsonl_command(func: Callable[..., Any]) -> Callable[..., Any]:
+def jsonl_command(func: Callable[..., Any] | None = None, *, batch_size: bool = True) -> Any:
     """Add INPUT, -o, --on-error, --errors, --batch-size, --progress, --threads, --seed and
-    pass them to the command as one ``common: CommonOptions`` argument."""
+    pass them to the command as one ``common: CommonOptions`` argument.
+
+    ``batch_size=False`` leaves out --batch-size, for commands that stream input in byte
+    blocks in Rust rather than in batches of parsed records."""
+    if func is None:
+        return functools.partial(jsonl_command, batch_size=batch_size)
 
     @functools.wraps(func)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
-        values = {name: kwargs.pop(name) for name in _COMMON}
+        values = {name: kwargs.pop(name, None) for name in _COMMON}
         if values["progress"] is None:  # automatic: only when a person watches stderr
             values["progress"] = sys.stderr.isatty()
         if values["threads"] is not None and values["threads"] < 1:
@@ -78,12 +83,13 @@ def jsonl_command(func: Callable[..., Any]) -> Callable[..., Any]:
                      help="On a bad input line: stop with an error, or report it and go on (exit 1 at the end)."),
         click.option("--errors", type=click.Path(dir_okay=False), default=None,
                      help="With --on-error skip: write skipped lines' numbers and reasons here instead of stderr."),
-        click.option("--batch-size", type=click.IntRange(min=1), default=10000, show_default=True,
-                     help="Records processed per internal batch."),
         click.option("--progress/--no-progress", default=None, help="Progress bar on stderr (default: when stderr is a terminal)."),
         click.option("--threads", type=int, default=None, help="Worker threads for the Rust core and onnxruntime (default: all cores)."),
         click.option("--seed", type=int, default=0, show_default=True, help="Seed for every random choice."),
     ]
+    if batch_size:
+        decorators.insert(4, click.option("--batch-size", type=click.IntRange(min=1), default=10000, show_default=True,
+                                          help="Records processed per internal batch."))
     for decorate in reversed(decorators):
         wrapper = decorate(wrapper)
     return wrapper

@@ -34,7 +34,7 @@ def load_config_params(path: str) -> dict[str, Any]:
 
 
 @click.command("rerank")
-@jsonl_command
+@jsonl_command(batch_size=False)
 @click.option("-m", "--method", default="topk", show_default=True, help="Re-ranking method (see --list-methods).")
 @click.option("-k", type=click.IntRange(min=1), default=10, show_default=True, help="List length K.")
 @click.option("-p", "--param", "param_pairs", multiple=True, metavar="NAME=VALUE", help="Method parameter (repeatable).")
@@ -62,7 +62,7 @@ def rerank(pm, common: CommonOptions, method: str, k: int, param_pairs, config, 
     """
     import orjson
 
-    from mstk.io import Stopwatch, emit_summary, iter_line_blocks, open_input, open_output
+    from mstk.io import Stopwatch, emit_summary, iter_blocks, open_input, open_output
     from mstk.plugins import rerankers
     from mstk.rerank.engine import IntervalClock, ProviderTable, RerankJob, parse_interval_length
 
@@ -95,9 +95,10 @@ def rerank(pm, common: CommonOptions, method: str, k: int, param_pairs, config, 
         with common.progress_bar(unit="req") as bar:
             # A streaming method handles blocks as they come (bounded memory); an online
             # one must see the whole stream, since it processes in (interval, ts) order.
-            blocks = iter_line_blocks(stream) if method_cls.streaming else [(1, stream.read())]
-            for first_line, block in blocks:
-                written, n = job.process(block, first_line, policy)
+            blocks = iter_blocks(stream) if method_cls.streaming else [stream.read()]
+            next_line = 1
+            for block in blocks:
+                written, n, next_line = job.process(block, next_line, policy)
                 out.write(written)
                 n_out += n
                 bar.update(n)

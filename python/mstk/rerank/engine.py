@@ -112,11 +112,14 @@ class RerankJob:
     seed: int = 0
     exposure: dict[str, float] = field(default_factory=dict)
 
-    def process(self, block: bytes, first_line: int, policy: ErrorPolicy) -> tuple[bytes, int]:
-        """Re-rank the requests in ``block``; returns (output bytes, number of records written)."""
+    def process(self, block: bytes, first_line: int, policy: ErrorPolicy) -> tuple[bytes, int, int]:
+        """Re-rank the requests in ``block`` (whole lines, the first numbered ``first_line``).
+
+        Returns (output bytes, number of records written, number of the next line)."""
         try:
             parsed, bad = _core.RequestBatch.parse(
-                block, first_line, self.keep_candidates, self.missing_provider, "raise" if policy.mode == "fail" else "collect"
+                block, first_line, self.keep_candidates, self.missing_provider,
+                "raise" if policy.mode == "fail" else "collect", self.threads,
             )
         except _core.RecordError as exc:
             line, reason = exc.args
@@ -124,7 +127,7 @@ class RerankJob:
         for line, reason in bad:
             policy.bad(int(line), reason)
         if parsed.n_requests == 0:
-            return b"", 0
+            return b"", 0, parsed.next_line
         interval = self.clock.assign(parsed.interval, parsed.ts, parsed.line, policy.source)
         ts = parsed.ts
         ts_key = np.where(np.isnan(ts), np.inf, ts) if not np.isnan(ts).all() else np.zeros_like(ts)
@@ -149,8 +152,8 @@ class RerankJob:
             fill_list_metrics(result, batch, ctx)
         for name, e in zip(batch.provider_names, result.exposure.tolist()):
             self.exposure[name] = self.exposure.get(name, 0.0) + e
-        out = parsed.write_results(interval, score, result.sel_offsets, result.sel, result.dcg, result.idcg)
-        return out, parsed.n_requests
+        out = parsed.write_results(interval, score, result.sel_offsets, result.sel, result.dcg, result.idcg, self.threads)
+        return out, parsed.n_requests, parsed.next_line
 
     def _context(self, batch: RerankBatch) -> RerankContext:
         weight = np.ones(batch.n_providers)

@@ -33,5 +33,5 @@ def run_rerank(
             raise KeyError(f"unknown re-ranking method {method!r}; available: {', '.join(sorted(available))}")
         method = available[method]
     job = RerankJob(method=method(), params=method.resolve_params(params or {}), k=k, **options)
-    out, _ = job.process(dumps_records(list(records)), 1, ErrorPolicy(source="<records>"))
+    out, _, _ = job.process(dumps_records(list(records)), 1, ErrorPolicy(source="<records>"))
     return [orjson.loads(line) for line in out.splitlines()]

@@ -139,6 +139,32 @@ fn run_online<'py>(
     Ok(d)
 }
 
+/// A Python `bytes` object as parser input, kept alive instead of copied: `bytes` is
+/// immutable, so reading it without the GIL is sound.
+struct BytesInput {
+    _owner: Py<PyBytes>,
+    ptr: *const u8,
+    len: usize,
+}
+
+// SAFETY: the memory belongs to an immutable `bytes` object that `_owner` keeps alive.
+unsafe impl Send for BytesInput {}
+unsafe impl Sync for BytesInput {}
+
+impl BytesInput {
+    fn new(data: &Bound<'_, PyBytes>) -> Self {
+        let bytes = data.as_bytes();
+        BytesInput { _owner: data.clone().unbind(), ptr: bytes.as_ptr(), len: bytes.len() }
+    }
+}
+
+impl AsRef<[u8]> for BytesInput {
+    fn as_ref(&self) -> &[u8] {
+        // SAFETY: see the Send/Sync note above.
+        unsafe { std::slice::from_raw_parts(self.ptr, self.len) }
+    }
+}
+
 /// Parsed JSONL re-ranking requests (input order); owns the input bytes so that
 /// unknown fields can be written back verbatim.
 #[pyclass(module = "mstk._core", frozen)]
@@ -153,7 +179,8 @@ impl RequestBatch {
     ///
     /// `on_error="raise"` stops at the first bad line with `RecordError(line, reason)`;
     /// `"collect"` skips bad lines and returns them.
-    #[pyo3(signature = (data, first_line=1, keep_candidates=false, missing_provider="error", on_error="raise"))]
+    #[pyo3(signature = (data, first_line=1, keep_candidates=false, missing_provider="error", on_error="raise", threads=None))]
+    #[allow(clippy::too_many_arguments)]
     fn parse(
         py: Python<'_>,
         data: &Bound<'_, PyBytes>,
@@ -161,6 +188,7 @@ impl RequestBatch {
         keep_candidates: bool,
         missing_provider: &str,
         on_error: &str,
+        threads: Option<usize>,
     ) -> PyResult<(RequestBatch, Vec<(u64, String)>)> {
         let stop_at_first = match on_error {
             "raise" => true,
@@ -172,8 +200,8 @@ impl RequestBatch {
             "singleton" => MissingProvider::Singleton,
             other => return Err(ParameterError::new_err(format!("missing_provider must be 'error' or 'singleton', got '{other}'"))),
         };
-        let buf = data.as_bytes().to_vec();
-        let (inner, bad) = py.detach(|| CoreBatch::parse(buf, first_line, keep_candidates, missing, stop_at_first));
+        let input = BytesInput::new(data);
+        let (inner, bad) = py.detach(|| with_threads(threads, || CoreBatch::parse(input, first_line, keep_candidates, missing, stop_at_first)))?;
         if stop_at_first {
             if let Some(BadLine { line, reason }) = bad.into_iter().next() {
                 return Err(to_py(CoreError::record(line, reason)));
@@ -184,6 +212,11 @@ impl RequestBatch {
         Ok((RequestBatch { inner }, bad))
     }
 
+    /// Number of the line after the parsed data (to number the next block).
+    #[getter]
+    fn next_line(&self) -> u64 {
+        self.inner.next_line
+    }
     #[getter]
     fn n_requests(&self) -> usize {
         self.inner.n_requests()
@@ -227,6 +260,7 @@ impl RequestBatch {
     }
 
     /// One JSONL output line per request, input order.
+    #[pyo3(signature = (interval, rec_score, sel_offsets, sel, dcg, idcg, threads=None))]
     #[allow(clippy::too_many_arguments)]
     fn write_results<'py>(
         &self,
@@ -237,10 +271,11 @@ impl RequestBatch {
         sel: PyReadonlyArray1<'py, i32>,
         dcg: PyReadonlyArray1<'py, f64>,
         idcg: PyReadonlyArray1<'py, f64>,
+        threads: Option<usize>,
     ) -> PyResult<Bound<'py, PyBytes>> {
         let (iv, rs, so, se, d, i) = (owned(&interval), owned(&rec_score), owned(&sel_offsets), owned(&sel), owned(&dcg), owned(&idcg));
         let inner = &self.inner;
-        let bytes = py.detach(|| inner.write_results(&iv, &rs, &so, &se, &d, &i)).py()?;
+        let bytes = py.detach(|| with_threads(threads, || inner.write_results(&iv, &rs, &so, &se, &d, &i)))?.py()?;
         Ok(PyBytes::new(py, &bytes))
     }
 }

@@ -198,7 +198,9 @@ pub enum MissingProvider {
 /// Parsed requests in input order, owning the input bytes for passthrough output.
 #[derive(Debug, Default)]
 pub struct RequestBatch {
-    buf: Vec<u8>,
+    buf: InputBytes,
+    /// Number the line after the parsed input would have (for numbering the next block).
+    pub next_line: u64,
     /// 1-based input line of each record.
     pub line: Vec<u64>,
     pub offsets: Vec<i64>,
@@ -216,6 +218,40 @@ pub struct RequestBatch {
     kept: Vec<KeptField>,
     kept_offsets: Vec<usize>,
     hasher: foldhash::fast::FixedState,
+}
+
+/// The input a batch was parsed from: any owned, immutable byte buffer (a `Vec<u8>`, or
+/// in the bindings a Python `bytes` object, kept alive instead of copied).
+pub struct InputBytes(Box<dyn AsRef<[u8]> + Send + Sync>);
+
+impl Default for InputBytes {
+    fn default() -> Self {
+        InputBytes(Box::new(Vec::new()))
+    }
+}
+
+impl std::fmt::Debug for InputBytes {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "InputBytes({} bytes)", self.bytes().len())
+    }
+}
+
+impl InputBytes {
+    pub fn new(bytes: impl AsRef<[u8]> + Send + Sync + 'static) -> Self {
+        InputBytes(Box::new(bytes))
+    }
+    #[inline]
+    fn bytes(&self) -> &[u8] {
+        (*self.0).as_ref()
+    }
+}
+
+impl std::ops::Index<std::ops::Range<usize>> for InputBytes {
+    type Output = [u8];
+    #[inline]
+    fn index(&self, r: std::ops::Range<usize>) -> &[u8] {
+        &self.bytes()[r]
+    }
 }
 
 /// A record that could not be parsed: 1-based line and reason.
@@ -365,19 +401,24 @@ impl RequestBatch {
     /// returned list; with `stop_at_first` parsing stops there (the error is the last
     /// entry), otherwise it continues and the bad record contributes nothing.
     pub fn parse(
-        buf: Vec<u8>,
+        input: impl AsRef<[u8]> + Send + Sync + 'static,
         first_line: u64,
         keep_candidates: bool,
         missing_provider: MissingProvider,
         stop_at_first: bool,
     ) -> (RequestBatch, Vec<BadLine>) {
+        let input = InputBytes::new(input);
+        let buf = input.bytes();
         // Lines are independent, so chunks of lines parse in parallel (spans stay offsets
         // into the one shared buffer); the chunks are then merged in order, which keeps
         // ids in order of first appearance and the result independent of thread count.
-        let chunks = line_chunks(&buf, first_line, rayon::current_num_threads());
+        let chunks = line_chunks(buf, first_line, rayon::current_num_threads());
+        let next_line = chunks.last().map_or(first_line, |(range, line)| {
+            line + buf[range.clone()].iter().filter(|&&b| b == b'\n').count() as u64
+        }) + u64::from(!buf.is_empty() && !buf.ends_with(b"\n"));
         let parts: Vec<(RequestBatch, Vec<BadLine>)> = chunks
             .into_par_iter()
-            .map(|(range, line)| Self::parse_range(&buf, range, line, keep_candidates, missing_provider, stop_at_first))
+            .map(|(range, line)| Self::parse_range(buf, range, line, keep_candidates, missing_provider, stop_at_first))
             .collect();
         let mut batch = RequestBatch { offsets: vec![0], kept_offsets: vec![0], ..Default::default() };
         let mut bad = Vec::new();
@@ -389,7 +430,8 @@ impl RequestBatch {
                 break;
             }
         }
-        batch.buf = buf;
+        batch.next_line = next_line;
+        batch.buf = input;
         (batch, bad)
     }
 
@@ -744,6 +786,8 @@ mod tests {
         let (b, bad) = parse(input);
         assert!(bad.is_empty(), "{bad:?}");
         assert_eq!(b.line, vec![1, 3]);
+        assert_eq!(b.next_line, 4);
+        assert_eq!(RequestBatch::parse(b"{}\n\n{}".to_vec(), 5, false, MissingProvider::Error, false).0.next_line, 8);
         assert_eq!(b.offsets, vec![0, 2, 3]);
         assert_eq!(b.item_ids().0, vec![0, 1, 1]);
         assert_eq!(b.item(2), "b");
@@ -805,7 +849,7 @@ mod tests {
                 x.write_results(&vec![0; n], &x.score, &so, &sel, &vec![1.0; n], &vec![1.0; n]).unwrap()
             };
             let mut whole_owned = RequestBatch::parse_range(&buf, 0..buf.len(), 1, false, MissingProvider::Error, false).0;
-            whole_owned.buf = buf.clone();
+            whole_owned.buf = InputBytes::new(buf.clone());
             assert_eq!(b.item_ids().0, whole_owned.item_ids().0);
             assert_eq!(out(&b), out(&whole_owned));
             // stop at first: the earliest bad line wins whatever the chunking
