@@ -94,6 +94,23 @@ def iter_blocks(stream: IO[bytes], block_bytes: int = 1 << 24) -> Iterator[bytes
         yield carry
 
 
+def prefetched(items: Iterator[Any]) -> Iterator[Any]:
+    """Yield from ``items`` while a background thread already fetches the next one.
+
+    For block readers: the read overlaps the (GIL-free) Rust work on the current block."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    done = object()
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="mstk-read") as pool:
+        future = pool.submit(next, items, done)
+        while True:
+            item = future.result()
+            if item is done:
+                return
+            future = pool.submit(next, items, done)
+            yield item
+
+
 def iter_line_blocks(stream: IO[bytes], block_bytes: int = 1 << 24) -> Iterator[tuple[int, bytes]]:
     """Like ``iter_blocks``, with the number of each block's first line."""
     next_line = 1

@@ -62,7 +62,7 @@ def rerank(pm, common: CommonOptions, method: str, k: int, param_pairs, config, 
     """
     import orjson
 
-    from mstk.io import Stopwatch, emit_summary, iter_blocks, open_input, open_output
+    from mstk.io import Stopwatch, emit_summary, iter_blocks, open_input, open_output, prefetched
     from mstk.plugins import rerankers
     from mstk.rerank.engine import IntervalClock, ProviderTable, RerankJob, parse_interval_length
 
@@ -95,7 +95,7 @@ def rerank(pm, common: CommonOptions, method: str, k: int, param_pairs, config, 
         with common.progress_bar(unit="req") as bar:
             # A streaming method handles blocks as they come (bounded memory); an online
             # one must see the whole stream, since it processes in (interval, ts) order.
-            blocks = iter_blocks(stream) if method_cls.streaming else [stream.read()]
+            blocks = prefetched(iter_blocks(stream)) if method_cls.streaming else [stream.read()]
             next_line = 1
             for block in blocks:
                 written, n, next_line = job.process(block, next_line, policy)

@@ -1,6 +1,8 @@
 //! Per-request score normalisation (specs/rerank.md §4.1): every method sees scores on
 //! the same scale, so parameters such as λ or θ mean the same thing across data sets.
 
+use rayon::prelude::*;
+
 use crate::error::{CoreError, CoreResult};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -30,21 +32,50 @@ pub fn normalize_scores(offsets: &[i64], score: &[f64], mode: Normalization) -> 
     let mut out = score.to_vec();
     match mode {
         Normalization::None => {}
-        Normalization::Sigmoid => out.iter_mut().for_each(|s| *s = 1.0 / (1.0 + (-*s).exp())),
+        Normalization::Sigmoid => out.par_iter_mut().for_each(|s| *s = 1.0 / (1.0 + (-*s).exp())),
         Normalization::MinMax => {
-            for w in offsets.windows(2) {
-                let r = &mut out[w[0] as usize..w[1] as usize];
-                let (lo, hi) = r.iter().fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), &s| (lo.min(s), hi.max(s)));
-                let span = hi - lo;
-                if span > 0.0 {
-                    r.iter_mut().for_each(|s| *s = (*s - lo) / span);
-                } else {
-                    r.iter_mut().for_each(|s| *s = 1.0);
+            // Requests are independent: split the flat array at request boundaries into
+            // groups and normalise the groups in parallel (same arithmetic, same result).
+            let groups = split_requests(offsets, &mut out, 1 << 16);
+            groups.into_par_iter().for_each(|(offs, values)| {
+                let base = offs[0];
+                for w in offs.windows(2) {
+                    let r = &mut values[(w[0] - base) as usize..(w[1] - base) as usize];
+                    minmax_in_place(r);
                 }
-            }
+            });
         }
     }
     out
+}
+
+fn minmax_in_place(r: &mut [f64]) {
+    let (lo, hi) = r.iter().fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), &s| (lo.min(s), hi.max(s)));
+    let span = hi - lo;
+    if span > 0.0 {
+        r.iter_mut().for_each(|s| *s = (*s - lo) / span);
+    } else {
+        r.iter_mut().for_each(|s| *s = 1.0);
+    }
+}
+
+/// Cut `values` (laid out by `offsets`) into groups of whole requests of about `target`
+/// values each; each group gets its slice of offsets (absolute) and of values.
+fn split_requests<'a, 'v>(offsets: &'a [i64], mut values: &'v mut [f64], target: usize) -> Vec<(&'a [i64], &'v mut [f64])> {
+    let mut groups = Vec::new();
+    let mut first = 0usize;
+    while first + 1 < offsets.len() {
+        let start = offsets[first];
+        let mut last = first + 1;
+        while last + 1 < offsets.len() && ((offsets[last] - start) as usize) < target {
+            last += 1;
+        }
+        let (head, tail) = values.split_at_mut((offsets[last] - start) as usize);
+        groups.push((&offsets[first..=last], head));
+        values = tail;
+        first = last;
+    }
+    groups
 }
 
 #[cfg(test)]
@@ -55,6 +86,23 @@ mod tests {
     fn minmax_per_request_and_constant_rows() {
         let out = normalize_scores(&[0, 3, 5], &[2.0, 4.0, 3.0, 7.0, 7.0], Normalization::MinMax);
         assert_eq!(out, vec![0.0, 1.0, 0.5, 1.0, 1.0]);
+    }
+
+    #[test]
+    fn parallel_groups_equal_one_pass() {
+        let sizes: Vec<i64> = (0..5000).map(|i| (i * 37 % 300) as i64).collect();
+        let mut offsets = vec![0i64];
+        for s in &sizes {
+            offsets.push(offsets.last().unwrap() + s);
+        }
+        let n = *offsets.last().unwrap() as usize;
+        let score: Vec<f64> = (0..n).map(|i| ((i * 7919) % 1013) as f64 / 7.0).collect();
+        let got = normalize_scores(&offsets, &score, Normalization::MinMax);
+        let mut want = score.clone();
+        for w in offsets.windows(2) {
+            minmax_in_place(&mut want[w[0] as usize..w[1] as usize]);
+        }
+        assert_eq!(got, want);
     }
 
     #[test]
