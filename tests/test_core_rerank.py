@@ -4,6 +4,7 @@ thread-count invariance, and the CoreError → Python exception mapping."""
 from __future__ import annotations
 
 import numpy as np
+import orjson
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -112,3 +113,17 @@ def test_parse_collect_mode_returns_every_bad_line_and_keeps_the_rest():
 def test_minmax_normalisation_by_hand():
     out = _core.normalize_scores(np.array([0, 3, 4], dtype=np.int64), np.array([2.0, 4.0, 3.0, -1.0]), "minmax")
     assert out.tolist() == [0.0, 1.0, 0.5, 1.0]
+
+
+@pytest.mark.parametrize("mode", ["minmax", "sigmoid", "none"])
+def test_batch_normalisation_equals_the_array_function(mode):
+    rng = np.random.default_rng(3)
+    lines = []
+    for r in range(300):
+        n = int(rng.integers(0, 40))
+        scores = (rng.normal(size=n) * 3).round(2).tolist()  # rounding makes constant rows likely
+        lines.append(orjson.dumps({"items": [f"i{j}" for j in range(n)], "scores": scores, "providers": ["P"] * n}))
+    batch, _ = _core.RequestBatch.parse(b"\n".join(lines) + b"\n")
+    expected = _core.normalize_scores(batch.offsets, batch.score, mode)
+    np.testing.assert_array_equal(batch.normalized_scores(mode, 2), expected)
+    np.testing.assert_array_equal(batch.normalized_scores(mode, 1), expected)

@@ -133,7 +133,7 @@ class RerankJob:
         ts_key = np.where(np.isnan(ts), np.inf, ts) if not np.isnan(ts).all() else np.zeros_like(ts)
         order = np.lexsort((ts_key, interval)).astype(np.int64)  # lexsort is stable
         offsets = parsed.offsets
-        score = _core.normalize_scores(offsets, parsed.score, self.normalize)
+        score = parsed.normalized_scores(self.normalize, self.threads)
         seen = parsed.provider_names
         seen_set = set(seen)
         batch = RerankBatch(

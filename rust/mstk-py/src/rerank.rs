@@ -1,6 +1,6 @@
 //! Bindings for mstk-core's re-ranking kernels and request codec.
 
-use mstk_core::rerank::requests::{BadLine, MissingProvider, RequestBatch as CoreBatch};
+use mstk_core::rerank::requests::{BadLine, ListResults, MissingProvider, RequestBatch as CoreBatch};
 use mstk_core::rerank::{self as core, BatchSpec, Normalization, OnlineMethod, OnlineProblem, Ragged, TopKScratch};
 use numpy::{IntoPyArray, PyArray1, PyReadonlyArray1};
 use pyo3::prelude::*;
@@ -247,6 +247,16 @@ impl RequestBatch {
     fn ts<'py>(&self, py: Python<'py>) -> Bound<'py, PyArray1<f64>> {
         self.inner.ts.clone().into_pyarray(py)
     }
+    /// Scores normalised per request ("minmax", "sigmoid" or "none"), computed from the
+    /// parsed scores directly (no round trip through a numpy copy).
+    #[pyo3(signature = (mode, threads=None))]
+    fn normalized_scores<'py>(&self, py: Python<'py>, mode: &str, threads: Option<usize>) -> PyResult<Bound<'py, PyArray1<f64>>> {
+        let mode: Normalization = mode.parse().py()?;
+        let inner = &self.inner;
+        let out = py.detach(|| with_threads(threads, || core::normalize_scores(&inner.offsets, &inner.score, mode)))?;
+        Ok(out.into_pyarray(py))
+    }
+
     /// Dense item ids (order of first appearance) per candidate, and the id → string table.
     /// Computed on request: only methods that need global item ids pay for it.
     fn item_ids<'py>(&self, py: Python<'py>) -> (Bound<'py, PyArray1<i32>>, Vec<String>) {
@@ -275,7 +285,8 @@ impl RequestBatch {
     ) -> PyResult<Bound<'py, PyBytes>> {
         let (iv, rs, so, se, d, i) = (owned(&interval), owned(&rec_score), owned(&sel_offsets), owned(&sel), owned(&dcg), owned(&idcg));
         let inner = &self.inner;
-        let bytes = py.detach(|| with_threads(threads, || inner.write_results(&iv, &rs, &so, &se, &d, &i)))?.py()?;
+        let lists = ListResults { interval: &iv, rec_score: &rs, sel_offsets: &so, sel: &se, dcg: &d, idcg: &i };
+        let bytes = py.detach(|| with_threads(threads, || inner.write_results(&lists)))?.py()?;
         Ok(PyBytes::new(py, &bytes))
     }
 }

@@ -103,14 +103,15 @@ impl<'a> Cursor<'a> {
         self.pos += len;
         Some(v)
     }
-    fn string_array(&mut self, out: &mut Vec<(usize, usize)>) -> Scan<()> {
+    /// `[e, e, …]` where `element` reads one e.
+    fn array(&mut self, mut element: impl FnMut(&mut Self) -> Scan<()>) -> Scan<()> {
         self.eat(b'[')?;
         if self.peek()? == b']' {
             self.pos += 1;
             return Some(());
         }
         loop {
-            out.push(self.plain_string()?);
+            element(self)?;
             match self.peek()? {
                 b',' => self.pos += 1,
                 b']' => {
@@ -121,23 +122,11 @@ impl<'a> Cursor<'a> {
             }
         }
     }
+    fn string_array(&mut self, out: &mut Vec<(usize, usize)>) -> Scan<()> {
+        self.array(|c| c.plain_string().map(|span| out.push(span)))
+    }
     fn number_array(&mut self, out: &mut Vec<f64>) -> Scan<()> {
-        self.eat(b'[')?;
-        if self.peek()? == b']' {
-            self.pos += 1;
-            return Some(());
-        }
-        loop {
-            out.push(self.number()?);
-            match self.peek()? {
-                b',' => self.pos += 1,
-                b']' => {
-                    self.pos += 1;
-                    return Some(());
-                }
-                _ => return None,
-            }
-        }
+        self.array(|c| c.number().map(|v| out.push(v)))
     }
     /// Any JSON value, validated by serde_json; returns its span (global).
     fn raw_value(&mut self) -> Scan<(usize, usize)> {

@@ -287,6 +287,19 @@ impl std::ops::Index<std::ops::Range<usize>> for InputBytes {
     }
 }
 
+/// What a method chose, in input order, for `RequestBatch::write_results`.
+#[derive(Clone, Copy)]
+pub struct ListResults<'a> {
+    pub interval: &'a [i64],
+    /// Normalised score of every candidate (what `rec_scores` shows).
+    pub rec_score: &'a [f64],
+    pub sel_offsets: &'a [i64],
+    /// Candidate positions within each request, display order.
+    pub sel: &'a [i32],
+    pub dcg: &'a [f64],
+    pub idcg: &'a [f64],
+}
+
 /// A record that could not be parsed: 1-based line and reason.
 #[derive(Debug, Clone, PartialEq)]
 pub struct BadLine {
@@ -711,15 +724,8 @@ impl RequestBatch {
     /// Write one output line per record, in input order: the kept input fields, then
     /// `interval`, `rec_items`, `rec_providers`, `rec_scores` (the given, normalised
     /// scores), `dcg`, `idcg`, `ndcg`.
-    pub fn write_results(
-        &self,
-        interval: &[i64],
-        rec_score: &[f64],
-        sel_offsets: &[i64],
-        sel: &[i32],
-        dcg: &[f64],
-        idcg: &[f64],
-    ) -> CoreResult<Vec<u8>> {
+    pub fn write_results(&self, lists: &ListResults) -> CoreResult<Vec<u8>> {
+        let ListResults { interval, rec_score, sel_offsets, sel, dcg, idcg } = *lists;
         let t = self.n_requests();
         if interval.len() != t || dcg.len() != t || idcg.len() != t || sel_offsets.len() != t + 1 || rec_score.len() != self.score.len() {
             return Err(CoreError::shape("result arrays do not match the parsed requests"));
@@ -732,22 +738,13 @@ impl RequestBatch {
         let starts: Vec<usize> = (0..t).step_by(per_chunk).collect();
         let parts: Vec<Vec<u8>> = starts
             .into_par_iter()
-            .map(|start| self.write_range(start..(start + per_chunk).min(t), interval, rec_score, sel_offsets, sel, dcg, idcg))
+            .map(|start| self.write_range(start..(start + per_chunk).min(t), lists))
             .collect::<CoreResult<_>>()?;
         Ok(parts.concat())
     }
 
-    #[allow(clippy::too_many_arguments)]
-    fn write_range(
-        &self,
-        range: std::ops::Range<usize>,
-        interval: &[i64],
-        rec_score: &[f64],
-        sel_offsets: &[i64],
-        sel: &[i32],
-        dcg: &[f64],
-        idcg: &[f64],
-    ) -> CoreResult<Vec<u8>> {
+    fn write_range(&self, range: std::ops::Range<usize>, lists: &ListResults) -> CoreResult<Vec<u8>> {
+        let ListResults { interval, rec_score, sel_offsets, sel, dcg, idcg } = *lists;
         let mut out = Vec::with_capacity(range.len() * 256);
         let mut fbuf = ryu::Buffer::new();
         let mut ibuf = itoa::Buffer::new();
@@ -848,7 +845,7 @@ mod tests {
         assert_eq!(b.score, vec![0.5, 2.0, 1.0]);
         assert_eq!(b.interval[0], MISSING_INTERVAL);
         assert_eq!(b.ts[1], 86400.0);
-        let out = b.write_results(&[0, 1], &b.score, &[0, 1, 2], &[1, 0], &[2.0, 1.0], &[2.0, 1.0]).unwrap();
+        let out = b.write_results(&ListResults { interval: &[0, 1], rec_score: &b.score, sel_offsets: &[0, 1, 2], sel: &[1, 0], dcg: &[2.0, 1.0], idcg: &[2.0, 1.0] }).unwrap();
         let text = String::from_utf8(out).unwrap();
         let lines: Vec<&str> = text.lines().collect();
         assert_eq!(
@@ -899,7 +896,7 @@ mod tests {
             let out = |x: &RequestBatch| {
                 let sel: Vec<i32> = (0..n).flat_map(|_| [1, 0]).collect();
                 let so: Vec<i64> = (0..=n as i64).map(|t| 2 * t).collect();
-                x.write_results(&vec![0; n], &x.score, &so, &sel, &vec![1.0; n], &vec![1.0; n]).unwrap()
+                x.write_results(&ListResults { interval: &vec![0; n], rec_score: &x.score, sel_offsets: &so, sel: &sel, dcg: &vec![1.0; n], idcg: &vec![1.0; n] }).unwrap()
             };
             let mut whole_owned = RequestBatch::parse_range(&buf, 0..buf.len(), 1, false, MissingProvider::Error, false).0;
             whole_owned.buf = InputBytes::new(buf.clone());
@@ -931,7 +928,9 @@ mod tests {
             assert_eq!(fast.0.item_ids().0, slow.0.item_ids().0);
             // the slow run kept the candidate arrays; compare the rest of the output
             let n = fast.0.n_requests();
-            let args = |b: &RequestBatch| b.write_results(&vec![0; n], &b.score, &vec![0; n + 1], &[], &vec![0.0; n], &vec![0.0; n]).unwrap();
+            let args = |b: &RequestBatch| {
+                b.write_results(&ListResults { interval: &vec![0; n], rec_score: &b.score, sel_offsets: &vec![0; n + 1], sel: &[], dcg: &vec![0.0; n], idcg: &vec![0.0; n] }).unwrap()
+            };
             let (f, s) = (String::from_utf8(args(&fast.0)).unwrap(), String::from_utf8(args(&slow.0)).unwrap());
             let strip = |t: &str| t.replace(r#""items":"#, "").len();
             assert!(s.len() >= f.len(), "{f} vs {s} ({})", strip(&s));
