@@ -96,6 +96,14 @@ fn parse_method(method: &str, params: Option<&Bound<'_, PyDict>>) -> PyResult<On
     match method {
         "topk" => Ok(OnlineMethod::TopK),
         "min_regularizer" => Ok(OnlineMethod::MinRegularizer { lambda: get_f64("lambda", 30.0)?, batch: batch()? }),
+        "cpfair" => Ok(OnlineMethod::CpFair { lambda: get_f64("lambda", 1.0)?, batch: batch()? }),
+        "k_neighbor" => {
+            let k = match params.map(|d| d.get_item("k")).transpose()?.flatten() {
+                Some(v) => v.extract::<usize>()?,
+                None => 3,
+            };
+            Ok(OnlineMethod::KNeighbor { k, batch: batch()? })
+        }
         other => Err(ParameterError::new_err(format!("the Rust core has no online method '{other}'"))),
     }
 }

@@ -26,7 +26,31 @@ def parse_batch(value: str) -> str | int:
     raise ParameterError(f"parameter 'batch' must be 'interval', 'all' or a positive integer; got {value!r}")
 
 
-class MinRegularizer(Reranker):
+BATCH_PARAM = Param(
+    "batch", str, "interval", "exposure resets per batch: 'interval', 'all' or a request count", validate=parse_batch
+)
+
+
+def positive_int(name: str):
+    def check(value: int) -> None:
+        if value < 1:
+            raise ParameterError(f"parameter {name!r} must be >= 1, got {value}")
+
+    return check
+
+
+class BatchedCountMethod(Reranker):
+    """Shared run(): the online count-exposure baselines differ only in their core method
+    name and parameters; exposure B is counted per batch (an interval by default)."""
+
+    core_method: str = ""
+
+    def run(self, batch: RerankBatch, ctx: RerankContext, params: dict[str, Any], state: bytes | None = None) -> RerankResult:
+        core_params = {**params, "batch": parse_batch(params["batch"])}
+        return kernels.run_online(batch, ctx, self.core_method, core_params)
+
+
+class MinRegularizer(BatchedCountMethod):
     """Min-regularizer: penalise providers by how far their exposure runs ahead of the least-exposed one."""
 
     name = "min_regularizer"
@@ -40,10 +64,40 @@ class MinRegularizer(Reranker):
     params = (
         Param("lambda", float, 30.0, "strength of the exposure regulariser (0 = top-K)", official=30.0,
               validate=non_negative("lambda")),
-        Param("batch", str, "interval", "exposure resets per batch: 'interval', 'all' or a request count",
-              validate=parse_batch),
+        BATCH_PARAM,
     )
+    core_method = "min_regularizer"
 
-    def run(self, batch: RerankBatch, ctx: RerankContext, params: dict[str, Any], state: bytes | None = None) -> RerankResult:
-        core_params = {"lambda": params["lambda"], "batch": parse_batch(params["batch"])}
-        return kernels.run_online(batch, ctx, "min_regularizer", core_params)
+
+class CpFair(BatchedCountMethod):
+    """CPFair (online variant): a bonus for providers with a small share of the batch's exposure."""
+
+    name = "cpfair"
+    kind = "online"
+    priority = "P0"
+    fidelity = (
+        "CPFair as FairDiverse 1.0.0 (MIT) runs it online: bonus_p = λ·(1 − B_p/(Σ_q B_q + 1e-5)), "
+        "B = exposure so far in the batch; not the original paper's MILP; lists re-sorted by score"
+    )
+    params = (
+        Param("lambda", float, 1.0, "weight of the exposure bonus (0 = top-K)", official=1.0, validate=non_negative("lambda")),
+        BATCH_PARAM,
+    )
+    core_method = "cpfair"
+
+
+class KNeighbor(BatchedCountMethod):
+    """k-neighbor: only the k least-exposed providers are eligible; the others only fill."""
+
+    name = "k_neighbor"
+    kind = "online"
+    priority = "P0"
+    fidelity = (
+        "k-neighbor as in FairDiverse 1.0.0 (MIT): per request only the k providers with the least "
+        "exposure so far in the batch (ties: first seen) are eligible, the others only fill the list"
+    )
+    params = (
+        Param("k", int, 3, "number of eligible (least-exposed) providers per request", official=3, validate=positive_int("k")),
+        BATCH_PARAM,
+    )
+    core_method = "k_neighbor"

@@ -9,6 +9,7 @@ from mstk import hookimpl
 
 @hookimpl
 def register_rerankers(register):
-    from mstk_bankfair.baselines import MinRegularizer
+    from mstk_bankfair.baselines import CpFair, KNeighbor, MinRegularizer
 
-    register(MinRegularizer)
+    for method in (MinRegularizer, CpFair, KNeighbor):
+        register(method)

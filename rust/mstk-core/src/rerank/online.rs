@@ -29,6 +29,11 @@ pub enum OnlineMethod {
     /// FairDiverse's min-regularizer: bonus_p = λ·(min_q B_q − B_p)/(w_p·T_b), where B is
     /// the exposure so far in the batch and T_b the batch's request count.
     MinRegularizer { lambda: f64, batch: BatchSpec },
+    /// CPFair as in FairDiverse (not the original MILP): bonus_p = λ·(1 − B_p/(Σ_q B_q + 1e-5)).
+    CpFair { lambda: f64, batch: BatchSpec },
+    /// Only the `k` providers with the least batch exposure (ties: lower id) are eligible;
+    /// the others only fill lists that the eligible ones cannot.
+    KNeighbor { k: usize, batch: BatchSpec },
 }
 
 /// Everything a method needs besides its parameters.
@@ -110,6 +115,74 @@ fn batch_lengths(order: &[i64], interval: &[i64], spec: BatchSpec) -> CoreResult
     })
 }
 
+fn check_lambda(lambda: f64) -> CoreResult<()> {
+    if lambda.is_finite() && lambda >= 0.0 {
+        Ok(())
+    } else {
+        Err(CoreError::parameter(format!("lambda must be finite and >= 0, got {lambda}")))
+    }
+}
+
+/// The lists being built, in input order.
+struct OutLists {
+    sel: Vec<i32>,
+    dcg: Vec<f64>,
+    exposure: Vec<f64>,
+}
+
+impl OutLists {
+    /// Store request t's list (positions within the request) at `start` in `sel`.
+    fn record(&mut self, req: &Ragged, t: usize, start: usize, list: &[u32], weights: &[f64]) {
+        let r = req.range(t);
+        let (s, prov) = (&req.score[r.clone()], &req.provider[r]);
+        for (slot, &j) in list.iter().enumerate() {
+            self.sel[start + slot] = j as i32;
+            self.exposure[prov[j as usize] as usize] += 1.0;
+        }
+        self.dcg[t] = dcg_in_order(list.iter().map(|&j| s[j as usize]), weights);
+    }
+}
+
+/// The loop every count-exposure method shares: batches in processing order, exposure B
+/// reset per batch, and per request `price_fn(B, T_b, price, blocked)` sets the provider
+/// prices (and, when it returns true, the blocked providers) before `topk_priced`.
+fn run_batched(
+    problem: &OnlineProblem,
+    lens: &[usize],
+    out: &mut OutLists,
+    mut price_fn: impl FnMut(&[f64], usize, &mut [f64], &mut [bool]) -> bool,
+) {
+    let req = &problem.requests;
+    let k = problem.k;
+    let weights = position_weights(k);
+    let n_prov = req.n_providers;
+    let mut batch_exposure = vec![0.0f64; n_prov];
+    let mut price = vec![0.0f64; n_prov];
+    let mut blocked = vec![false; n_prov];
+    let mut scratch = TopKScratch::default();
+    let mut list = Vec::with_capacity(k);
+    let mut start_of = vec![0usize; req.n_requests() + 1];
+    for t in 0..req.n_requests() {
+        start_of[t + 1] = start_of[t] + req.range(t).len().min(k);
+    }
+    let mut cursor = 0usize;
+    for &len in lens {
+        batch_exposure.iter_mut().for_each(|b| *b = 0.0);
+        for &ti in &problem.order[cursor..cursor + len] {
+            let t = ti as usize;
+            let use_blocked = price_fn(&batch_exposure, len, &mut price, &mut blocked);
+            let r = req.range(t);
+            let (s, prov) = (&req.score[r.clone()], &req.provider[r]);
+            topk_priced(s, prov, Some(&price), 1.0, k, use_blocked.then_some(&blocked[..]), &mut scratch, &mut list);
+            for &j in &list {
+                batch_exposure[prov[j as usize] as usize] += 1.0;
+            }
+            out.record(req, t, start_of[t], &list, &weights);
+        }
+        cursor += len;
+    }
+}
+
 pub fn run_online(problem: &OnlineProblem, method: &OnlineMethod) -> CoreResult<OnlineOutput> {
     validate(problem)?;
     let req = &problem.requests;
@@ -123,8 +196,8 @@ pub fn run_online(problem: &OnlineProblem, method: &OnlineMethod) -> CoreResult<
         let n = req.range(t).len();
         sel_offsets.push(sel_offsets[t] + n.min(k) as i64);
     }
-    let mut sel = vec![0i32; *sel_offsets.last().unwrap() as usize];
-    let mut dcg = vec![0.0; t_total];
+    let sel = vec![0i32; *sel_offsets.last().unwrap() as usize];
+    let dcg = vec![0.0; t_total];
     let mut idcg = vec![0.0; t_total];
 
     // The ideal list (unpriced top-K) of every request: independent, so parallel.
@@ -145,56 +218,60 @@ pub fn run_online(problem: &OnlineProblem, method: &OnlineMethod) -> CoreResult<
         idcg[t] = dcg_in_order(list.iter().map(|&j| s[j as usize]), &weights);
     }
 
-    let mut exposure = vec![0.0f64; req.n_providers];
+    let mut out_lists = OutLists { sel, dcg, exposure: vec![0.0f64; req.n_providers] };
     match method {
         OnlineMethod::TopK => {
             for (t, list) in ideal_lists.iter().enumerate() {
-                let start = sel_offsets[t] as usize;
-                for (slot, &j) in list.iter().enumerate() {
-                    sel[start + slot] = j as i32;
-                    exposure[req.provider[req.offsets[t] as usize + j as usize] as usize] += 1.0;
-                }
-                dcg[t] = idcg[t];
+                out_lists.record(req, t, sel_offsets[t] as usize, list, &weights);
             }
         }
         OnlineMethod::MinRegularizer { lambda, batch } => {
-            if !lambda.is_finite() || *lambda < 0.0 {
-                return Err(CoreError::parameter(format!("lambda must be finite and >= 0, got {lambda}")));
+            check_lambda(*lambda)?;
+            let lens = batch_lengths(problem.order, problem.interval, *batch)?;
+            run_batched(problem, &lens, &mut out_lists, |b, len, price, _| {
+                // price = −bonus = λ·(B_p − min B)/(w_p·T_b) ≥ 0
+                let scale = lambda / len as f64;
+                let min_b = b.iter().copied().fold(f64::INFINITY, f64::min);
+                for (p, price) in price.iter_mut().enumerate() {
+                    *price = scale * (b[p] - min_b) / problem.weight[p];
+                }
+                false
+            });
+        }
+        OnlineMethod::CpFair { lambda, batch } => {
+            check_lambda(*lambda)?;
+            let lens = batch_lengths(problem.order, problem.interval, *batch)?;
+            run_batched(problem, &lens, &mut out_lists, |b, _, price, _| {
+                // price = −bonus = −λ·(1 − B_p/(Σ_q B_q + 1e-5)); only differences matter
+                let total: f64 = b.iter().sum::<f64>() + 1e-5;
+                for (p, price) in price.iter_mut().enumerate() {
+                    *price = -lambda * (1.0 - b[p] / total);
+                }
+                false
+            });
+        }
+        OnlineMethod::KNeighbor { k: neighbors, batch } => {
+            if *neighbors == 0 {
+                return Err(CoreError::parameter("k_neighbor needs k >= 1 eligible providers"));
             }
             let lens = batch_lengths(problem.order, problem.interval, *batch)?;
-            let n_prov = req.n_providers;
-            let mut batch_exposure = vec![0.0f64; n_prov];
-            let mut price = vec![0.0f64; n_prov];
-            let mut scratch = TopKScratch::default();
-            let mut list = Vec::with_capacity(k);
-            let mut cursor = 0usize;
-            for len in lens {
-                batch_exposure.iter_mut().for_each(|b| *b = 0.0);
-                let scale = lambda / len as f64;
-                for &ti in &problem.order[cursor..cursor + len] {
-                    let t = ti as usize;
-                    let min_b = batch_exposure.iter().copied().fold(f64::INFINITY, f64::min);
-                    for p in 0..n_prov {
-                        // price = −bonus = λ·(B_p − min B)/(w_p·T_b) ≥ 0
-                        price[p] = scale * (batch_exposure[p] - min_b) / problem.weight[p];
-                    }
-                    let r = req.range(t);
-                    let s = &req.score[r.clone()];
-                    let prov = &req.provider[r];
-                    topk_priced(s, prov, Some(&price), 1.0, k, None, &mut scratch, &mut list);
-                    let start = sel_offsets[t] as usize;
-                    for (slot, &j) in list.iter().enumerate() {
-                        sel[start + slot] = j as i32;
-                        let p = prov[j as usize] as usize;
-                        batch_exposure[p] += 1.0;
-                        exposure[p] += 1.0;
-                    }
-                    dcg[t] = dcg_in_order(list.iter().map(|&j| s[j as usize]), &weights);
+            let mut ranked: Vec<usize> = (0..req.n_providers).collect();
+            run_batched(problem, &lens, &mut out_lists, |b, _, _, blocked| {
+                // eligible = the `neighbors` providers with least exposure (ties: lower id)
+                blocked.iter_mut().for_each(|x| *x = true);
+                let by_exposure = |x: &usize, y: &usize| b[*x].total_cmp(&b[*y]).then(x.cmp(y));
+                let take = (*neighbors).min(ranked.len());
+                if take < ranked.len() {
+                    ranked.select_nth_unstable_by(take - 1, by_exposure);
                 }
-                cursor += len;
-            }
+                for &p in &ranked[..take] {
+                    blocked[p] = false;
+                }
+                true
+            });
         }
     }
+    let OutLists { sel, dcg, exposure } = out_lists;
     Ok(OnlineOutput { sel_offsets, sel, dcg, idcg, exposure })
 }
 
@@ -221,6 +298,23 @@ mod tests {
         let pr = problem(&off, &s, &p, 2, &[0, 1], &[0, 1], &[1.0, 1.0], 1);
         let out = run_online(&pr, &OnlineMethod::MinRegularizer { lambda: 1.0, batch: BatchSpec::Interval }).unwrap();
         assert_eq!(out.sel, vec![0, 0]);
+    }
+
+    #[test]
+    fn cpfair_and_k_neighbor_spec_vector_7() {
+        let (off, s, p) = ([0, 2, 4], [0.9, 0.5, 0.9, 0.5], [0, 1, 0, 1]);
+        let pr = problem(&off, &s, &p, 2, &[0, 1], &[0, 0], &[1.0, 1.0], 1);
+        let cp = run_online(&pr, &OnlineMethod::CpFair { lambda: 0.5, batch: BatchSpec::Interval }).unwrap();
+        assert_eq!(cp.sel, vec![0, 1]);
+        let kn = run_online(&pr, &OnlineMethod::KNeighbor { k: 1, batch: BatchSpec::Interval }).unwrap();
+        assert_eq!(kn.sel, vec![0, 1]);
+        // limits equal to top-K: λ = 0, or every provider eligible
+        let cp0 = run_online(&pr, &OnlineMethod::CpFair { lambda: 0.0, batch: BatchSpec::Interval }).unwrap();
+        let kn_all = run_online(&pr, &OnlineMethod::KNeighbor { k: 2, batch: BatchSpec::Interval }).unwrap();
+        let top = run_online(&pr, &OnlineMethod::TopK).unwrap();
+        assert_eq!(cp0, top);
+        assert_eq!(kn_all, top);
+        assert!(run_online(&pr, &OnlineMethod::KNeighbor { k: 0, batch: BatchSpec::All }).is_err());
     }
 
     #[test]
