@@ -8,6 +8,7 @@ import numpy.typing as npt
 
 __all__ = [
     "CoreError",
+    "allocate",
     "MISSING_INTERVAL",
     "ParameterError",
     "RecordError",
@@ -35,6 +36,7 @@ def topk_priced(
     w: float = 1.0,
     blocked: npt.NDArray[np.bool_] | None = None,
 ) -> npt.NDArray[np.int32]: ...
+def allocate(rule: str, estate: float, claims: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]: ...
 def normalize_scores(
     offsets: npt.NDArray[np.int64], scores: npt.NDArray[np.float64], mode: str
 ) -> npt.NDArray[np.float64]: ...

@@ -25,6 +25,12 @@ def topk_priced(scores, providers, k: int, price=None, w: float = 1.0, blocked=N
     )
 
 
+def allocate(rule: str, estate: float, claims) -> np.ndarray:
+    """Divide ``estate`` among ``claims`` by ``rule``: "cea" (constrained equal awards),
+    "cel" (constrained equal losses), "talmud" (Aumann–Maschler) or "proportional"."""
+    return _core.allocate(rule, float(estate), np.ascontiguousarray(claims, dtype=np.float64))
+
+
 def run_online(batch: RerankBatch, ctx: RerankContext, method: str, params: dict[str, Any] | None = None) -> RerankResult:
     """Replay ``batch`` in its processing order with one of the core's online methods."""
     out = _core.run_online(

@@ -1,6 +1,7 @@
 //! Bindings for mstk-core's re-ranking kernels and request codec.
 
 use mstk_core::rerank::requests::{BadLine, ListResults, MissingProvider, RequestBatch as CoreBatch};
+use mstk_core::rerank::allocation::Rule;
 use mstk_core::rerank::{self as core, BatchSpec, Normalization, OnlineMethod, OnlineProblem, Ragged, TopKScratch};
 use numpy::{IntoPyArray, PyArray1, PyReadonlyArray1};
 use pyo3::prelude::*;
@@ -54,6 +55,15 @@ fn topk_priced<'py>(
         core::topk_priced(&s, &p, price.as_deref(), w, k, blocked.as_deref(), &mut TopKScratch::default(), &mut out);
         out.into_iter().map(|x| x as i32).collect::<Vec<i32>>()
     });
+    Ok(out.into_pyarray(py))
+}
+
+/// Divide `estate` among `claims`: "cea", "cel", "talmud" or "proportional".
+#[pyfunction]
+fn allocate<'py>(py: Python<'py>, rule: &str, estate: f64, claims: PyReadonlyArray1<'py, f64>) -> PyResult<Bound<'py, PyArray1<f64>>> {
+    let rule: Rule = rule.parse().py()?;
+    let claims = owned(&claims);
+    let out = py.detach(|| core::allocation::allocate(rule, estate, &claims)).py()?;
     Ok(out.into_pyarray(py))
 }
 
@@ -301,6 +311,7 @@ impl RequestBatch {
 
 pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(topk_priced, m)?)?;
+    m.add_function(wrap_pyfunction!(allocate, m)?)?;
     m.add_function(wrap_pyfunction!(normalize_scores, m)?)?;
     m.add_function(wrap_pyfunction!(run_online, m)?)?;
     m.add_class::<RequestBatch>()?;

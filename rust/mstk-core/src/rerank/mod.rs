@@ -1,6 +1,7 @@
 //! Re-ranking kernels: priced top-K selection, the online replay loop and the JSONL
-//! request codec used by `mstk rerank`.
+//! request codec used by `mstk rerank`, and the estate division rules of BankFair Module 1.
 
+pub mod allocation;
 pub mod fastpath;
 pub mod normalize;
 pub mod online;
