@@ -120,7 +120,7 @@ def test_skip_accounts_for_every_line(tmp_path):
 def test_skip_without_errors_file_reports_on_stderr():
     result = run_cli(["rerank", "--on-error", "skip", "-"], input=b"[1]\n" + jsonl(SAMPLE[:1]))
     assert result.exit_code == 1
-    assert b"skipped <stdin>:1: invalid JSON" in result.stderr
+    assert b"skipped <stdin>:1: invalid type: sequence, expected a JSON object\n" in result.stderr
     assert len(result.stdout.splitlines()) == 1
 
 
@@ -185,11 +185,13 @@ def test_list_methods_describes_parameters():
 
 
 def test_output_is_byte_identical_across_runs_and_threads(tmp_path):
+    # big enough that parsing, normalisation and writing really split across threads
     path = tmp_path / "r.jsonl"
-    path.write_bytes(jsonl(request(f"r{i}", [((i * 31 + j * 17) % 23) / 23 for j in range(30)], [f"P{j % 4}" for j in range(30)], ts=i * 3600) for i in range(300)))
-    a = mstk("rerank", str(path), "--threads", "1")
-    b = mstk("rerank", str(path), "--threads", "2", env={"PYTHONHASHSEED": "123"})
-    assert a.returncode == 0 and a.stdout == b.stdout and len(a.stdout.splitlines()) == 300
+    path.write_bytes(jsonl(request(f"r{i}", [((i * 31 + j * 17) % 23) / 23 for j in range(30)], [f"P{j % 4}" for j in range(30)], ts=i * 60) for i in range(6000)))
+    runs = [mstk("rerank", str(path), "--threads", str(t), env={"PYTHONHASHSEED": str(t)}) for t in (1, 3, 8)]
+    assert all(r.returncode == 0 for r in runs)
+    assert runs[0].stdout == runs[1].stdout == runs[2].stdout
+    assert len(runs[0].stdout.splitlines()) == 6000
 
 
 def test_line_numbers_stay_exact_across_blocks():
@@ -216,3 +218,42 @@ def test_line_numbers_stay_exact_across_blocks():
     assert next_line == 501
     assert [line for line, _ in policy.skipped] == [432]
     assert written == [f"r{i}" for i in range(500) if i not in (7, 431)]
+
+
+def test_huge_k_is_just_longer_than_every_list():
+    result = run_cli(["rerank", "-k", "100000000000", "-"], input=jsonl(SAMPLE))
+    assert result.exit_code == 0, result.stderr
+    assert [len(orjson.loads(line)["rec_items"]) for line in result.stdout.splitlines()] == [3, 2, 4]
+
+
+def test_extreme_scores():
+    huge = [request("big", [-1e308, 1e308, 0.0], ["P", "Q", "R"])]
+    out = orjson.loads(run_cli(["rerank", "-"], input=jsonl(huge)).stdout)
+    assert out["rec_scores"] == [1.0, 0.5, 0.0]  # min-max without overflow
+    result = run_cli(["rerank", "--normalize", "none", "-"], input=jsonl(SAMPLE[:1] + [request("big", [1e308] * 3, ["P"] * 3, ts=20)]))
+    assert result.exit_code == 1
+    assert result.stderr.decode().startswith("Error: <stdin>:2: the list's DCG is not a finite number")
+
+
+def test_timestamps_out_of_range_name_their_line():
+    result = run_cli(["rerank", "-"], input=jsonl(SAMPLE[:2] + [request("far", [1.0], ["P"], ts=1e300)]))
+    assert result.exit_code == 1 and result.stderr.startswith(b"Error: <stdin>:3: 'ts' 1e+300 is out of range")
+
+
+def test_output_over_the_input_is_refused(tmp_path):
+    path = tmp_path / "r.jsonl"
+    path.write_bytes(jsonl(SAMPLE))
+    result = run_cli(["rerank", str(path), "-o", str(path)])
+    assert result.exit_code == 2 and b"is also the input file" in result.stderr
+    assert path.read_bytes() == jsonl(SAMPLE)
+
+
+def test_errors_file_rules(tmp_path):
+    report = tmp_path / "skipped.txt"
+    report.write_text("stale line from an earlier run\n")
+    ok = run_cli(["rerank", "--on-error", "skip", "--errors", str(report), "-"], input=jsonl(SAMPLE))
+    assert ok.exit_code == 0 and report.read_text() == ""  # truncated at start
+    without_skip = run_cli(["rerank", "--errors", str(report), "-"], input=jsonl(SAMPLE))
+    assert without_skip.exit_code == 2 and b"--on-error skip" in without_skip.stderr
+    unwritable = run_cli(["rerank", "--on-error", "skip", "--errors", str(tmp_path / "no" / "such" / "dir.txt"), "-"], input=jsonl(SAMPLE))
+    assert unwritable.exit_code == 2 and unwritable.stdout == b""

@@ -201,11 +201,30 @@ def test_registering_something_without_a_string_name_names_the_plugin(bad_name: 
         collect(pm, "register_encoders")
 
 
-def test_a_hook_that_raises_becomes_a_plugin_error_naming_plugin_and_hook() -> None:
+def test_a_third_party_hook_that_raises_is_dropped_with_one_warning(capsys: pytest.CaptureFixture[str]) -> None:
+    def explode(register: Any) -> None:
+        register(named("half_registered"))
+        raise KeyError("missing")
+
+    pm = fresh_plugin_manager(
+        plugin_module("exploding", register_generators=explode),
+        plugin_module("fine", register_generators=registering(named("ok"))),
+    )
+    capsys.readouterr()
+    assert list(collect(pm, "register_generators")) == ["ok"]  # nothing half-registered survives
+    err = capsys.readouterr().err
+    assert err == (
+        "Warning: plugin 'exploding' failed in register_generators: KeyError: 'missing' (its generators are unavailable)\n"
+    )
+    assert third_party(pm)["exploding"]["error"] == "register_generators: KeyError: 'missing'"
+
+
+def test_a_builtin_hook_that_raises_is_a_plugin_error_naming_plugin_and_hook() -> None:
     def explode(register: Any) -> None:
         raise KeyError("missing")
 
     pm = fresh_plugin_manager(plugin_module("exploding", register_generators=explode))
+    next(r for r in pm.records if r.name == "exploding").builtin = True  # as if it were ours
     with pytest.raises(PluginError, match=r"plugin 'exploding' failed in register_generators: KeyError: 'missing'"):
         collect(pm, "register_generators")
 

@@ -7,6 +7,7 @@ sees in an editor. Blank lines are not records and are skipped.
 
 from __future__ import annotations
 
+import os
 import sys
 import time
 from dataclasses import dataclass, field
@@ -35,9 +36,13 @@ def open_input(path: str) -> tuple[IO[bytes], str]:
         raise click.BadParameter(f"cannot open {path!r}: {exc.strerror}", param_hint="INPUT") from None
 
 
-def open_output(path: str) -> IO[bytes]:
+def open_output(path: str, input_path: str = "-") -> IO[bytes]:
+    """Open OUTPUT for binary writing; writing over the INPUT file is a usage error (it would
+    be truncated before it is read)."""
     if path == "-":
         return sys.stdout.buffer
+    if input_path != "-" and os.path.exists(path) and os.path.samefile(path, input_path):
+        raise click.BadParameter(f"{path!r} is also the input file; write to another file", param_hint="'-o' / '--output'")
     try:
         return open(path, "wb")
     except OSError as exc:
@@ -56,12 +61,24 @@ class ErrorPolicy:
     skipped: list[tuple[int, str]] = field(default_factory=list)
     _sink: IO[str] | None = None
 
+    def __post_init__(self) -> None:
+        # Open (and truncate) the report now: a stale report from an earlier run must not
+        # survive a clean one, and an unwritable path is a usage error before any work.
+        if self.errors_path is None:
+            return
+        if self.mode != "skip":
+            raise click.BadParameter("only makes sense with --on-error skip", param_hint="'--errors'")
+        try:
+            self._sink = open(self.errors_path, "w", encoding="utf-8")
+        except OSError as exc:
+            raise click.BadParameter(f"cannot write {self.errors_path!r}: {exc.strerror}", param_hint="'--errors'") from None
+
     def bad(self, line: int | None, reason: str) -> None:
         if self.mode == "fail":
             raise InputError(self.source, line, reason)
         self.skipped.append((line or 0, reason))
         if self._sink is None:
-            self._sink = open(self.errors_path, "w", encoding="utf-8") if self.errors_path else sys.stderr
+            self._sink = sys.stderr
         where = f"{self.source}:{line}" if line is not None else self.source
         self._sink.write(f"skipped {where}: {reason}\n")
 

@@ -297,8 +297,10 @@ def add_plugin_commands(pm: pluggy.PluginManager, cli: click.Group) -> None:
 def collect(pm: pluggy.PluginManager, hook_name: str) -> dict[str, type]:
     """Everything registered through ``hook_name`` (e.g. ``"register_rerankers"``), by name.
 
-    Order is registration order. A registered object without a string ``name``, a name
-    registered twice, or a hook that raises is a PluginError naming the plugin(s).
+    Order is registration order. A registered object without a string ``name`` or a name
+    registered twice is a PluginError naming the plugin(s). A third-party hook that raises
+    is dropped with one warning line (and its error shown by ``mstk plugins``); a built-in
+    one that raises is a PluginError.
     """
     caller = getattr(pm.hook, hook_name, None)
     if caller is None or not caller.has_spec() or "register" not in (caller.spec.argnames if caller.spec else ()):
@@ -323,12 +325,25 @@ def collect(pm: pluggy.PluginManager, hook_name: str) -> dict[str, type]:
             registered[name] = thing
             owners[name] = plugin_name
 
+        before = set(registered)
         try:
             _call_impl(impl, hook_name, register=register)
         except PluginError:
             raise
         except Exception as exc:
-            raise PluginError(f"plugin {plugin_name!r} failed in {hook_name}: {type(exc).__name__}: {exc}") from exc
+            record = _record_named(pm, plugin_name)
+            if record is None or record.builtin:  # our own bug: fail loudly
+                raise PluginError(f"plugin {plugin_name!r} failed in {hook_name}: {type(exc).__name__}: {exc}") from exc
+            # A third-party plugin that breaks while registering loses what it registered
+            # here, with one warning; every other plugin's things stay usable (DESIGN §4).
+            for name in set(registered) - before:
+                del registered[name]
+                del owners[name]
+            message = _one_line(f"{type(exc).__name__}: {exc}")
+            record.error = record.error or f"{hook_name}: {message}"
+            if os.environ.get(DEBUG_ENV) == "1":
+                traceback.print_exception(exc, file=sys.stderr)
+            print(f"Warning: plugin {plugin_name!r} failed in {hook_name}: {message} (its {kind}s are unavailable)", file=sys.stderr)
     return registered
 
 

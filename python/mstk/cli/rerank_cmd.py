@@ -89,8 +89,8 @@ def rerank(pm, common: CommonOptions, method: str, k: int, param_pairs, config, 
     )
     policy = common.error_policy(source)
     watch = Stopwatch()
-    out = open_output(common.output)
-    n_in = n_out = 0
+    out = open_output(common.output, common.input)
+    n_out = 0
     try:
         with common.progress_bar(unit="req") as bar:
             # A streaming method handles blocks as they come (bounded memory); an online
@@ -107,10 +107,10 @@ def rerank(pm, common: CommonOptions, method: str, k: int, param_pairs, config, 
         policy.close()
         if common.output != "-":
             out.close()
-    n_in = n_out + len(policy.skipped)
     emit_summary({
-        "command": "rerank", "method": method, "k": k, "params": params, "records_in": n_in, "records_out": n_out,
-        "skipped": len(policy.skipped), "seconds": watch.seconds, "n_providers": len(job.exposure),
+        "command": "rerank", "method": method, "k": k, "params": params, "records_in": job.records_read,
+        "records_out": n_out, "skipped": len(policy.skipped), "seconds": watch.seconds,
+        "exposure": dict(sorted(job.exposure.items())),
     })
     if policy.exit_code:
         click.get_current_context().exit(policy.exit_code)

@@ -58,9 +58,15 @@ class IntervalClock:
             out[:] = 0
             return out
         length = self.length_seconds * self.ts_per_second
+        use = missing & has_ts
+        # ±2^53 intervals at most: beyond that numbers lose integer precision (and could
+        # reach the missing-interval sentinel)
+        too_far = use & ~(np.abs(ts) / length < 2.0**53)
+        if too_far.any():
+            line = int(lines[np.argmax(too_far)])
+            raise InputError(source, line, f"'ts' {float(ts[np.argmax(too_far)])!r} is out of range for --interval")
         if self.origin is None:
             self.origin = float(ts[np.argmax(has_ts)])
-        use = missing & has_ts
         out[use] = (np.floor(ts[use] / length) - np.floor(self.origin / length)).astype(np.int64)
         return out
 
@@ -111,6 +117,8 @@ class RerankJob:
     threads: int | None = None
     seed: int = 0
     exposure: dict[str, float] = field(default_factory=dict)
+    # non-blank input lines seen, good or bad: counted here, not derived from the output
+    records_read: int = 0
 
     def process(self, block: bytes, first_line: int, policy: ErrorPolicy) -> tuple[bytes, int, int]:
         """Re-rank the requests in ``block`` (whole lines, the first numbered ``first_line``).
@@ -127,6 +135,7 @@ class RerankJob:
         for line, reason in bad:
             policy.bad(int(line), reason)
         if parsed.n_requests == 0:
+            self.records_read += len(bad)
             return b"", 0, parsed.next_line
         interval = self.clock.assign(parsed.interval, parsed.ts, parsed.line, policy.source)
         ts = parsed.ts
@@ -152,7 +161,12 @@ class RerankJob:
             fill_list_metrics(result, batch, ctx)
         for name, e in zip(batch.provider_names, result.exposure.tolist()):
             self.exposure[name] = self.exposure.get(name, 0.0) + e
-        out = parsed.write_results(interval, score, result.sel_offsets, result.sel, result.dcg, result.idcg, self.threads)
+        try:
+            out = parsed.write_results(interval, score, result.sel_offsets, result.sel, result.dcg, result.idcg, self.threads)
+        except _core.RecordError as exc:
+            line, reason = exc.args
+            raise InputError(policy.source, int(line), reason) from None
+        self.records_read += parsed.n_requests + len(bad)
         return out, parsed.n_requests, parsed.next_line
 
     def _context(self, batch: RerankBatch) -> RerankContext:

@@ -9,16 +9,30 @@ mod rerank;
 
 use pyo3::prelude::*;
 
-/// Run `f` on a rayon pool of `threads` workers (None = rayon's default: all cores).
+/// Run `f` on a rayon pool of `threads` workers (None = rayon's global pool: all cores).
+/// Pools are built once per thread count and reused: building one costs thread spawns.
 pub(crate) fn with_threads<T: Send>(threads: Option<usize>, f: impl FnOnce() -> T + Send) -> PyResult<T> {
+    use std::collections::HashMap;
+    use std::sync::{Arc, Mutex, OnceLock};
+
+    static POOLS: OnceLock<Mutex<HashMap<usize, Arc<rayon::ThreadPool>>>> = OnceLock::new();
     match threads {
         None => Ok(f()),
         Some(0) => Err(errors::ParameterError::new_err("threads must be at least 1")),
         Some(n) => {
-            let pool = rayon::ThreadPoolBuilder::new()
-                .num_threads(n)
-                .build()
-                .map_err(|e| pyo3::exceptions::PyRuntimeError::new_err(e.to_string()))?;
+            let pool = {
+                let mut pools = POOLS.get_or_init(Default::default).lock().unwrap_or_else(|e| e.into_inner());
+                match pools.get(&n) {
+                    Some(pool) => pool.clone(),
+                    None => {
+                        let pool = rayon::ThreadPoolBuilder::new()
+                            .num_threads(n)
+                            .build()
+                            .map_err(|e| pyo3::exceptions::PyRuntimeError::new_err(e.to_string()))?;
+                        pools.entry(n).or_insert(Arc::new(pool)).clone()
+                    }
+                }
+            };
             Ok(pool.install(f))
         }
     }

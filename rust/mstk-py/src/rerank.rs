@@ -12,8 +12,12 @@ use mstk_core::CoreError;
 use crate::with_threads;
 
 fn owned<T: numpy::Element + Copy>(a: &PyReadonlyArray1<'_, T>) -> Vec<T> {
-    // `as_array` handles non-contiguous views too; the copy makes the data ours.
-    a.as_array().iter().copied().collect()
+    // The copy makes the data ours before the GIL is released; contiguous arrays (the
+    // usual case) copy as one block, strided views element by element.
+    match a.as_slice() {
+        Ok(slice) => slice.to_vec(),
+        Err(_) => a.as_array().iter().copied().collect(),
+    }
 }
 
 /// Select min(k, n) positions of one request by key w·s − price[provider].

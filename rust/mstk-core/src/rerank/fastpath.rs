@@ -212,7 +212,11 @@ pub fn scan(line: &[u8], base: usize, skip_output_fields: &[&str], rec: &mut Fas
                     let value = c.raw_value()?;
                     let text = std::str::from_utf8(&line[value.0 - base..value.0 - base + value.1]).ok()?;
                     if name == b"interval" {
-                        rec.interval = Some(serde_json::from_str(text).ok()?);
+                        let v: i64 = serde_json::from_str(text).ok()?;
+                        if v.unsigned_abs() > super::requests::MAX_INTERVAL {
+                            return None; // the general path reports it
+                        }
+                        rec.interval = Some(v);
                     } else if name == b"ts" {
                         rec.ts = Some(serde_json::from_str(text).ok()?);
                     }

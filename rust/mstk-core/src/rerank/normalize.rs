@@ -52,7 +52,11 @@ pub fn normalize_scores(offsets: &[i64], score: &[f64], mode: Normalization) -> 
 fn minmax_in_place(r: &mut [f64]) {
     let (lo, hi) = r.iter().fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), &s| (lo.min(s), hi.max(s)));
     let span = hi - lo;
-    if span > 0.0 {
+    if span.is_infinite() {
+        // scores near ±f64::MAX: halve first so the difference cannot overflow
+        let half_span = hi / 2.0 - lo / 2.0;
+        r.iter_mut().for_each(|s| *s = (*s / 2.0 - lo / 2.0) / half_span);
+    } else if span > 0.0 {
         r.iter_mut().for_each(|s| *s = (*s - lo) / span);
     } else {
         r.iter_mut().for_each(|s| *s = 1.0);
@@ -103,6 +107,12 @@ mod tests {
             minmax_in_place(&mut want[w[0] as usize..w[1] as usize]);
         }
         assert_eq!(got, want);
+    }
+
+    #[test]
+    fn extreme_scores_do_not_overflow() {
+        let out = normalize_scores(&[0, 3], &[-1e308, 1e308, 0.0], Normalization::MinMax);
+        assert_eq!(out, vec![0.0, 1.0, 0.5]);
     }
 
     #[test]

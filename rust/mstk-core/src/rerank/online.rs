@@ -115,6 +115,10 @@ fn batch_lengths(order: &[i64], interval: &[i64], spec: BatchSpec) -> CoreResult
     })
 }
 
+fn longest_request(req: &Ragged) -> usize {
+    req.offsets.windows(2).map(|w| (w[1] - w[0]) as usize).max().unwrap_or(0)
+}
+
 fn check_lambda(lambda: f64) -> CoreResult<()> {
     if lambda.is_finite() && lambda >= 0.0 {
         Ok(())
@@ -153,7 +157,7 @@ fn run_batched(
     mut price_fn: impl FnMut(&[f64], usize, &mut [f64], &mut [bool]) -> bool,
 ) {
     let req = &problem.requests;
-    let k = problem.k;
+    let k = problem.k.min(longest_request(req));
     let weights = position_weights(k);
     let n_prov = req.n_providers;
     let mut batch_exposure = vec![0.0f64; n_prov];
@@ -188,7 +192,8 @@ pub fn run_online(problem: &OnlineProblem, method: &OnlineMethod) -> CoreResult<
     let req = &problem.requests;
     let t_total = req.n_requests();
     let k = problem.k;
-    let weights = position_weights(k);
+    // No list is longer than the longest request: size buffers by that, not by a user's k.
+    let weights = position_weights(k.min(longest_request(req)));
 
     let mut sel_offsets = Vec::with_capacity(t_total + 1);
     sel_offsets.push(0i64);
@@ -337,6 +342,15 @@ mod tests {
         assert!(Ragged::new(&[0, 2], &[0.5], &[0], 1).is_err());
         assert!(Ragged::new(&[0, 1], &[f64::NAN], &[0], 1).is_err());
         assert!(Ragged::new(&[0, 1], &[0.5], &[3], 1).is_err());
+    }
+
+    #[test]
+    fn a_huge_k_allocates_nothing_for_it() {
+        let (off, s, p) = ([0, 2], [0.9, 0.5], [0, 1]);
+        let pr = problem(&off, &s, &p, 2, &[0], &[0], &[1.0, 1.0], usize::MAX / 2);
+        for method in [OnlineMethod::TopK, OnlineMethod::CpFair { lambda: 1.0, batch: BatchSpec::All }] {
+            assert_eq!(run_online(&pr, &method).unwrap().sel, vec![0, 1]);
+        }
     }
 
     #[test]

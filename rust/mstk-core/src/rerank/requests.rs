@@ -308,6 +308,8 @@ pub struct BadLine {
 }
 
 pub const MISSING_INTERVAL: i64 = i64::MIN;
+/// Explicit intervals are bounded so that they can never collide with the sentinel.
+pub const MAX_INTERVAL: u64 = 1 << 53;
 
 struct Scratch<'a> {
     items: Vec<JsonStr<'a>>,
@@ -387,7 +389,9 @@ impl<'de: 'a, 'a, 'b> Visitor<'de> for TopLevel<'a, 'b> {
             match name {
                 "interval" => {
                     let v: i64 = serde_json::from_str(text)
-                        .map_err(|_| de_err(format!("'interval' must be an integer, got {text}")))?;
+                        .ok()
+                        .filter(|v: &i64| v.unsigned_abs() <= MAX_INTERVAL)
+                        .ok_or_else(|| de_err(format!("'interval' must be an integer within ±2^53, got {text}")))?;
                     self.interval = Some(v);
                 }
                 "ts" => {
@@ -578,7 +582,11 @@ impl RequestBatch {
         } else {
             let mut de = serde_json::Deserializer::from_str(text);
             let top = TopLevel { buf, scratch, keep_candidates, interval: None, ts: None, saw: [false; 4] };
-            let top = de.deserialize_map(top).map_err(|e| format!("invalid JSON: {}", strip_position(&e)))?;
+            let top = de.deserialize_map(top).map_err(|e| match e.classify() {
+                // a wrong type or a bad field value is not a JSON syntax error
+                serde_json::error::Category::Data => strip_position(&e),
+                _ => format!("invalid JSON: {}", strip_position(&e)),
+            })?;
             de.end().map_err(|_| "invalid JSON: trailing characters after the object".to_string())?;
             (top.interval, top.ts, top.saw)
         };
@@ -795,6 +803,12 @@ impl RequestBatch {
                 out.extend_from_slice(fbuf.format(rec_score[base + j as usize]).as_bytes());
             }
             let nd = crate::metrics::ndcg(dcg[r], idcg[r]);
+            if !(dcg[r].is_finite() && idcg[r].is_finite() && nd.is_finite()) {
+                return Err(CoreError::record(
+                    self.line[r],
+                    "the list's DCG is not a finite number (scores too large for --normalize none? use minmax or sigmoid)",
+                ));
+            }
             for (name, v) in [("dcg", dcg[r]), ("idcg", idcg[r]), ("ndcg", nd)] {
                 out.extend_from_slice(if name == "dcg" { b"],\"" } else { b",\"" });
                 out.extend_from_slice(name.as_bytes());
@@ -812,7 +826,8 @@ impl RequestBatch {
 fn strip_position(e: &serde_json::Error) -> String {
     let msg = e.to_string();
     match msg.rfind(" at line ") {
-        Some(i) => format!("{} (column {})", &msg[..i], e.column()),
+        Some(i) if e.column() > 0 => format!("{} (column {})", &msg[..i], e.column()),
+        Some(i) => msg[..i].to_string(),
         None => msg,
     }
 }
@@ -944,7 +959,8 @@ mod tests {
             (r#"{"items":["a"],"scores":[1,2],"providers":["P"]}"#, "1 items but 2 scores"),
             (r#"{"items":["a"],"scores":[1]}"#, "has no provider"),
             (r#"{"items":[1],"scores":[1],"providers":["P"]}"#, "list of strings"),
-            (r#"[1,2]"#, "invalid JSON"),
+            (r#"[1,2]"#, "expected a JSON object"),
+            (r#"{"items":["a"],"scores":[1],"providers":["P"],"interval":-9223372036854775808}"#, "within ±2^53"),
             (r#"{"items":["a"],"scores":[1],"providers":["P"]} x"#, "trailing"),
             (r#"{"scores":[1]}"#, "missing 'items'"),
             (r#"{"items":["a"],"scores":[1],"providers":["P"],"interval":1.5}"#, "'interval' must be an integer"),
