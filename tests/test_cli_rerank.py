@@ -49,6 +49,8 @@ def test_file_and_stdin_give_the_same_output_in_input_order(tmp_path):
     from_stdin = mstk("rerank", "-k", "2", input=path.read_bytes())
     assert from_file.returncode == 0, from_file.stderr
     assert from_file.stdout == from_stdin.stdout
+    in_process = run_cli(["rerank", str(path), "-k", "2"])  # the same through build_cli
+    assert in_process.exit_code == 0 and in_process.stdout == from_file.stdout
     out = [orjson.loads(line) for line in from_file.stdout.splitlines()]
     assert [r["request_id"] for r in out] == ["r1", "r2", "r3"]
     # unknown fields pass through untouched, candidate arrays are dropped
@@ -78,6 +80,8 @@ def test_bad_json_reports_file_and_line(tmp_path):
     assert len(lines) == 1
     assert lines[0].startswith(f"Error: {path}:3: invalid JSON")
     assert result.stdout == b""
+    in_process = run_cli(["rerank", str(path)])
+    assert in_process.exit_code == 1 and in_process.stderr.decode() == result.stderr.decode()
 
 
 @pytest.mark.parametrize(
@@ -115,6 +119,9 @@ def test_skip_accounts_for_every_line(tmp_path):
         assert (f"r{i}" in written) != (i + 1 in skipped_lines)
     summary = json.loads(result.stderr.decode().strip().splitlines()[-1])
     assert summary["skipped"] == len(skipped_lines) and summary["records_in"] == 40
+    in_process = run_cli(["rerank", "--on-error", "skip", "--errors", str(errors), "-k", "1", "-"], input=b"\n".join(lines) + b"\n")
+    assert in_process.exit_code == 1 and in_process.stdout == result.stdout
+    assert {int(row.split(":")[1]) for row in errors.read_text().splitlines()} == skipped_lines
 
 
 def test_skip_without_errors_file_reports_on_stderr():
@@ -155,6 +162,24 @@ def test_terminal_on_stdin_is_a_usage_error():
         os.close(tty_fd)
     assert result.returncode == 2
     assert b"stdin is a terminal" in result.stderr
+
+
+def test_terminal_on_stdin_is_a_usage_error_in_process(monkeypatch):
+    """The check itself, without a subprocess: open_input refuses a terminal on stdin."""
+    import io as _io
+
+    import click
+
+    import mstk.io
+
+    class Terminal(_io.BytesIO):
+        def isatty(self) -> bool:
+            return True
+
+    monkeypatch.setattr(mstk.io.sys, "stdin", _io.TextIOWrapper(Terminal()))
+    with pytest.raises(click.UsageError, match="stdin is a terminal") as info:
+        mstk.io.open_input("-")
+    assert info.value.exit_code == 2
 
 
 @pytest.mark.parametrize(
