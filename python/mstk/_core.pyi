@@ -9,6 +9,7 @@ import numpy.typing as npt
 __all__ = [
     "CoreError",
     "allocate",
+    "gini",
     "MISSING_INTERVAL",
     "ParameterError",
     "RecordError",
@@ -37,6 +38,7 @@ def topk_priced(
     blocked: npt.NDArray[np.bool_] | None = None,
 ) -> npt.NDArray[np.int32]: ...
 def allocate(rule: str, estate: float, claims: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]: ...
+def gini(exposure: npt.NDArray[np.float64]) -> float: ...
 def normalize_scores(
     offsets: npt.NDArray[np.int64], scores: npt.NDArray[np.float64], mode: str
 ) -> npt.NDArray[np.float64]: ...

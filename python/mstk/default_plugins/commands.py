@@ -13,6 +13,7 @@ from mstk import hookimpl
 BUILTIN_COMMANDS: tuple[str, ...] = (
     "mstk.cli.plugins_cmd:plugins",
     "mstk.cli.rerank_cmd:rerank",
+    "mstk.cli.eval_rerank_cmd:eval_rerank",
 )
 
 

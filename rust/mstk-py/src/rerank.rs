@@ -71,6 +71,12 @@ fn allocate<'py>(py: Python<'py>, rule: &str, estate: f64, claims: PyReadonlyArr
     Ok(out.into_pyarray(py))
 }
 
+/// Gini coefficient of a non-negative exposure vector.
+#[pyfunction]
+fn gini(exposure: PyReadonlyArray1<'_, f64>) -> PyResult<f64> {
+    mstk_core::metrics::fairness::gini(&owned(&exposure)).py()
+}
+
 /// Normalise scores per request: "minmax", "sigmoid" or "none".
 #[pyfunction]
 fn normalize_scores<'py>(
@@ -316,6 +322,7 @@ impl RequestBatch {
 pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(topk_priced, m)?)?;
     m.add_function(wrap_pyfunction!(allocate, m)?)?;
+    m.add_function(wrap_pyfunction!(gini, m)?)?;
     m.add_function(wrap_pyfunction!(normalize_scores, m)?)?;
     m.add_function(wrap_pyfunction!(run_online, m)?)?;
     m.add_class::<RequestBatch>()?;

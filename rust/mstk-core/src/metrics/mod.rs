@@ -1,5 +1,7 @@
 //! Ranking metrics shared by the re-ranker and evaluators.
 
+pub mod fairness;
+
 /// Position weight w_k = 1/log2(k+1) for 1-based position k.
 #[inline]
 pub fn position_weight(k: usize) -> f64 {
