@@ -17,6 +17,7 @@ __all__ = [
     "ShapeError",
     "__version__",
     "normalize_scores",
+    "run_bankfair",
     "run_online",
     "topk_priced",
 ]
@@ -52,6 +53,23 @@ def run_online(
     weight: npt.NDArray[np.float64],
     k: int,
     method: str,
+    params: dict[str, float | int | str] | None = None,
+    threads: int | None = None,
+) -> dict[str, npt.NDArray[np.generic]]: ...
+
+def run_bankfair(
+    offsets: npt.NDArray[np.int64],
+    scores: npt.NDArray[np.float64],
+    providers: npt.NDArray[np.int32],
+    n_providers: int,
+    order: npt.NDArray[np.int64],
+    interval_index: npt.NDArray[np.int64],
+    k: int,
+    min_exposure: npt.NDArray[np.float64],
+    n_items: npt.NDArray[np.float64],
+    share: npt.NDArray[np.float64],
+    traffic: npt.NDArray[np.float64],
+    forecast: npt.NDArray[np.float64],
     params: dict[str, float | int | str] | None = None,
     threads: int | None = None,
 ) -> dict[str, npt.NDArray[np.generic]]: ...

@@ -48,10 +48,18 @@ def load_config_params(path: str) -> dict[str, Any]:
 @click.option("--keep-candidates", is_flag=True, help="Keep the candidate arrays in the output records.")
 @click.option("--missing-provider", type=click.Choice(["error", "singleton"]), default="error", show_default=True,
               help="A candidate without provider: error, or the item is its own provider.")
+@click.option("--min-exposure", type=click.FloatRange(min=0), default=None,
+              help="m_p for providers without min_exposure in --providers (default β·γ_p).")
+@click.option("--beta", type=click.FloatRange(0, 1), default=0.9, show_default=True, help="β of the default m_p = β·γ_p.")
+@click.option("--deserved", type=click.Choice(["equal", "items", "weight"]), default="equal", show_default=True,
+              help="γ_p = K·T·share_p with share equal, ∝ n_items or ∝ weight.")
+@click.option("--forecast", type=click.Choice(["oracle", "last", "mean"]), default="oracle", show_default=True,
+              help="Traffic forecaster of BankFair's allocation (oracle looks ahead: a replay knows the counts).")
 @click.option("--list-methods", is_flag=True, help="Print the available methods and their parameters as JSON, then exit.")
 @click.pass_obj
 def rerank(pm, common: CommonOptions, method: str, k: int, param_pairs, config, providers_path, interval_length,
-           ts_unit, normalize, keep_candidates, missing_provider, list_methods) -> None:
+           ts_unit, normalize, keep_candidates, missing_provider, min_exposure, beta, deserved, forecast,
+           list_methods) -> None:
     """Re-rank each request's candidates into a top-K list, online, in time order.
 
     INPUT is JSONL with one request per line: "items", "scores", "providers" arrays (or
@@ -85,7 +93,8 @@ def rerank(pm, common: CommonOptions, method: str, k: int, param_pairs, config, 
     job = RerankJob(
         method=method_cls(), params=params, k=k, normalize=normalize, keep_candidates=keep_candidates,
         missing_provider=missing_provider, providers=ProviderTable.load(providers_path) if providers_path else ProviderTable(),
-        clock=clock, threads=common.threads, seed=common.seed,
+        clock=clock, threads=common.threads, seed=common.seed, min_exposure=min_exposure, beta=beta,
+        deserved=deserved, forecast=forecast,
     )
     policy = common.error_policy(source)
     watch = Stopwatch()

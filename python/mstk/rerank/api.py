@@ -116,6 +116,13 @@ class RerankContext:
     seed: int = 0
     n_items_given: dict[int, float] = field(default_factory=dict)
     batch: RerankBatch | None = None
+    # Fairness targets (specs/rerank.md §4.1): m_p from the providers file, else
+    # --min-exposure, else β·γ_p with γ_p = K·T·share_p; see mstk.rerank.targets.
+    min_exposure_given: dict[int, float] = field(default_factory=dict)
+    min_exposure_default: float | None = None
+    beta: float = 0.9
+    deserved: str = "equal"
+    forecast: str = "oracle"
 
     @functools.cached_property
     def n_items(self) -> np.ndarray:

@@ -119,6 +119,10 @@ class RerankJob:
     exposure: dict[str, float] = field(default_factory=dict)
     # non-blank input lines seen, good or bad: counted here, not derived from the output
     records_read: int = 0
+    min_exposure: float | None = None
+    beta: float = 0.9
+    deserved: str = "equal"
+    forecast: str = "oracle"
 
     def process(self, block: bytes, first_line: int, policy: ErrorPolicy) -> tuple[bytes, int, int]:
         """Re-rank the requests in ``block`` (whole lines, the first numbered ``first_line``).
@@ -172,13 +176,20 @@ class RerankJob:
     def _context(self, batch: RerankBatch) -> RerankContext:
         weight = np.ones(batch.n_providers)
         n_items_given: dict[int, float] = {}
+        min_exposure_given: dict[int, float] = {}
         for p, name in enumerate(batch.provider_names):
             row = self.providers.rows.get(name)
             if row:
                 weight[p] = row.get("weight", 1.0)
                 if row.get("n_items") is not None:
                     n_items_given[p] = float(row["n_items"])
-        return RerankContext(k=self.k, weight=weight, threads=self.threads, seed=self.seed, n_items_given=n_items_given, batch=batch)
+                if row.get("min_exposure") is not None:
+                    min_exposure_given[p] = float(row["min_exposure"])
+        return RerankContext(
+            k=self.k, weight=weight, threads=self.threads, seed=self.seed, n_items_given=n_items_given, batch=batch,
+            min_exposure_given=min_exposure_given, min_exposure_default=self.min_exposure, beta=self.beta,
+            deserved=self.deserved, forecast=self.forecast,
+        )
 
     def _check(self, result: RerankResult, batch: RerankBatch) -> None:
         # A third-party method could return anything: catch shape errors here, with the

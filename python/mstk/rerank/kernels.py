@@ -49,3 +49,24 @@ def run_online(batch: RerankBatch, ctx: RerankContext, method: str, params: dict
     return RerankResult(
         sel_offsets=out["sel_offsets"], sel=out["sel"], dcg=out["dcg"], idcg=out["idcg"], exposure=out["exposure"]
     )
+
+
+def run_bankfair(batch: RerankBatch, ctx: RerankContext, params: dict[str, Any]) -> RerankResult:
+    """BankFair (consistent variant) over ``batch``; allocations and deliveries per interval
+    (N×P) come back in ``extra``."""
+    from mstk.rerank import targets
+
+    index, traffic = targets.interval_traffic(batch)
+    window = int(params.get("window", 3))
+    forecast = targets.forecast_matrix(traffic, window, ctx.forecast)
+    n_items = np.maximum(np.asarray(ctx.n_items, dtype=np.float64), 0.0)
+    out = _core.run_bankfair(
+        batch.offsets, batch.score, batch.provider, batch.n_providers, batch.order, index, ctx.k,
+        targets.minimum_exposure(batch, ctx), n_items, targets.provider_share(batch, ctx, "weight"),
+        traffic, forecast.ravel(), params, ctx.threads,
+    )
+    shape = (len(traffic), batch.n_providers)
+    return RerankResult(
+        sel_offsets=out["sel_offsets"], sel=out["sel"], dcg=out["dcg"], idcg=out["idcg"], exposure=out["exposure"],
+        extra={"allocated": out["allocated"].reshape(shape), "delivered": out["delivered"].reshape(shape)},
+    )

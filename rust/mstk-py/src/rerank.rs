@@ -2,6 +2,7 @@
 
 use mstk_core::rerank::requests::{BadLine, ListResults, MissingProvider, RequestBatch as CoreBatch};
 use mstk_core::rerank::allocation::Rule;
+use mstk_core::rerank::bankfair::{run_bankfair as run_bankfair_core, Allocation, BankFairInputs, BankFairParams};
 use mstk_core::rerank::{self as core, BatchSpec, Normalization, OnlineMethod, OnlineProblem, Ragged, TopKScratch};
 use numpy::{IntoPyArray, PyArray1, PyReadonlyArray1};
 use pyo3::prelude::*;
@@ -193,6 +194,76 @@ impl AsRef<[u8]> for BytesInput {
     }
 }
 
+fn bankfair_params(params: Option<&Bound<'_, PyDict>>) -> PyResult<BankFairParams> {
+    let get = |name: &str| -> PyResult<Option<Bound<'_, PyAny>>> { Ok(params.map(|d| d.get_item(name)).transpose()?.flatten()) };
+    let f = |name: &str, default: f64| -> PyResult<f64> { get(name)?.map_or(Ok(default), |v| v.extract()) };
+    let text = |name: &str, default: &str| -> PyResult<String> { get(name)?.map_or(Ok(default.to_string()), |v| v.extract()) };
+    let choice = |name: &str, default: &str, options: &[&str]| -> PyResult<usize> {
+        let v = text(name, default)?;
+        options.iter().position(|o| *o == v).ok_or_else(|| ParameterError::new_err(format!("{name} must be one of {options:?}, got '{v}'")))
+    };
+    Ok(BankFairParams {
+        theta: f("theta", 0.25)?,
+        penalty_by_size: choice("penalty", "uniform", &["uniform", "size"])? == 1,
+        penalty_mix: f("penalty_mix", 0.4)?,
+        step: f("step", 1.0)?,
+        gamma: f("gamma", 0.2)?,
+        caps: choice("caps", "off", &["off", "share"])? == 1,
+        cap_mix: f("cap_mix", 0.4)?,
+        reset_each_interval: choice("reset", "interval", &["interval", "never"])? == 0,
+        allocation: [Allocation::Talmud, Allocation::Proportional, Allocation::Equal][choice("allocation", "talmud", &["talmud", "proportional", "equal"])?],
+        window: get("window")?.map_or(Ok(3), |v| v.extract())?,
+        claim_mult: f("claim_mult", 1.1)?,
+    })
+}
+
+/// BankFair (consistent variant): lists in input order plus allocations and deliveries
+/// per interval and provider (N×P).
+#[pyfunction]
+#[pyo3(signature = (offsets, scores, providers, n_providers, order, interval_index, k, min_exposure, n_items, share, traffic, forecast, params=None, threads=None))]
+#[allow(clippy::too_many_arguments)]
+fn run_bankfair<'py>(
+    py: Python<'py>,
+    offsets: PyReadonlyArray1<'py, i64>,
+    scores: PyReadonlyArray1<'py, f64>,
+    providers: PyReadonlyArray1<'py, i32>,
+    n_providers: usize,
+    order: PyReadonlyArray1<'py, i64>,
+    interval_index: PyReadonlyArray1<'py, i64>,
+    k: usize,
+    min_exposure: PyReadonlyArray1<'py, f64>,
+    n_items: PyReadonlyArray1<'py, f64>,
+    share: PyReadonlyArray1<'py, f64>,
+    traffic: PyReadonlyArray1<'py, f64>,
+    forecast: PyReadonlyArray1<'py, f64>,
+    params: Option<Bound<'py, PyDict>>,
+    threads: Option<usize>,
+) -> PyResult<Bound<'py, PyDict>> {
+    let params = bankfair_params(params.as_ref())?;
+    let (o, s, p, ord, iv) = (owned(&offsets), owned(&scores), owned(&providers), owned(&order), owned(&interval_index));
+    let (m, ni, sh, tr, fc) = (owned(&min_exposure), owned(&n_items), owned(&share), owned(&traffic), owned(&forecast));
+    let weight = vec![1.0; n_providers];
+    let out = py
+        .detach(|| {
+            with_threads(threads, || {
+                let requests = Ragged::new(&o, &s, &p, n_providers)?;
+                let problem = OnlineProblem { requests, order: &ord, interval: &iv, weight: &weight, k };
+                let inputs = BankFairInputs { min_exposure: &m, n_items: &ni, share: &sh, interval_index: &iv, traffic: &tr, forecast: &fc };
+                run_bankfair_core(&problem, &params, &inputs)
+            })
+        })?
+        .py()?;
+    let d = PyDict::new(py);
+    d.set_item("sel_offsets", out.lists.sel_offsets.into_pyarray(py))?;
+    d.set_item("sel", out.lists.sel.into_pyarray(py))?;
+    d.set_item("dcg", out.lists.dcg.into_pyarray(py))?;
+    d.set_item("idcg", out.lists.idcg.into_pyarray(py))?;
+    d.set_item("exposure", out.lists.exposure.into_pyarray(py))?;
+    d.set_item("allocated", out.allocated.into_pyarray(py))?;
+    d.set_item("delivered", out.delivered.into_pyarray(py))?;
+    Ok(d)
+}
+
 /// Parsed JSONL re-ranking requests (input order); owns the input bytes so that
 /// unknown fields can be written back verbatim.
 #[pyclass(module = "mstk._core", frozen)]
@@ -325,6 +396,7 @@ pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(gini, m)?)?;
     m.add_function(wrap_pyfunction!(normalize_scores, m)?)?;
     m.add_function(wrap_pyfunction!(run_online, m)?)?;
+    m.add_function(wrap_pyfunction!(run_bankfair, m)?)?;
     m.add_class::<RequestBatch>()?;
     m.add("MISSING_INTERVAL", mstk_core::rerank::requests::MISSING_INTERVAL)?;
     Ok(())

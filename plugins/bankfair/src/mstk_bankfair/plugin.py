@@ -9,7 +9,8 @@ from mstk import hookimpl
 
 @hookimpl
 def register_rerankers(register):
+    from mstk_bankfair.bankfair import BankFair
     from mstk_bankfair.baselines import CpFair, KNeighbor, MinRegularizer
 
-    for method in (MinRegularizer, CpFair, KNeighbor):
+    for method in (BankFair, MinRegularizer, CpFair, KNeighbor):
         register(method)

@@ -2,6 +2,7 @@
 //! request codec used by `mstk rerank`, and the estate division rules of BankFair Module 1.
 
 pub mod allocation;
+pub mod bankfair;
 pub mod fastpath;
 pub mod normalize;
 pub mod online;

@@ -60,7 +60,7 @@ pub struct OnlineOutput {
     pub exposure: Vec<f64>,
 }
 
-fn validate(problem: &OnlineProblem) -> CoreResult<()> {
+pub(crate) fn validate(problem: &OnlineProblem) -> CoreResult<()> {
     let t = problem.requests.n_requests();
     if problem.k == 0 {
         return Err(CoreError::parameter("k must be at least 1"));
@@ -115,7 +115,7 @@ fn batch_lengths(order: &[i64], interval: &[i64], spec: BatchSpec) -> CoreResult
     })
 }
 
-fn longest_request(req: &Ragged) -> usize {
+pub(crate) fn longest_request(req: &Ragged) -> usize {
     req.offsets.windows(2).map(|w| (w[1] - w[0]) as usize).max().unwrap_or(0)
 }
 
@@ -128,15 +128,15 @@ fn check_lambda(lambda: f64) -> CoreResult<()> {
 }
 
 /// The lists being built, in input order.
-struct OutLists {
-    sel: Vec<i32>,
-    dcg: Vec<f64>,
-    exposure: Vec<f64>,
+pub(crate) struct OutLists {
+    pub(crate) sel: Vec<i32>,
+    pub(crate) dcg: Vec<f64>,
+    pub(crate) exposure: Vec<f64>,
 }
 
 impl OutLists {
     /// Store request t's list (positions within the request) at `start` in `sel`.
-    fn record(&mut self, req: &Ragged, t: usize, start: usize, list: &[u32], weights: &[f64]) {
+    pub(crate) fn record(&mut self, req: &Ragged, t: usize, start: usize, list: &[u32], weights: &[f64]) {
         let r = req.range(t);
         let (s, prov) = (&req.score[r.clone()], &req.provider[r]);
         for (slot, &j) in list.iter().enumerate() {

@@ -1,0 +1,69 @@
+"""BankFair (arXiv:2405.16120): minimum provider exposure under fluctuating traffic."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from mstk.errors import ParameterError
+from mstk.rerank import Param, RerankBatch, RerankContext, RerankResult, Reranker
+from mstk.rerank import kernels
+
+from mstk_bankfair.baselines import non_negative
+
+
+def unit_interval(name: str, open_low: bool = False):
+    def check(value: float) -> None:
+        if not (0 < value <= 1 if open_low else 0 <= value <= 1):
+            raise ParameterError(f"parameter {name!r} must lie in {'(0, 1]' if open_low else '[0, 1]'}, got {value}")
+
+    return check
+
+
+def positive(name: str):
+    def check(value: float) -> None:
+        if value <= 0:
+            raise ParameterError(f"parameter {name!r} must be > 0, got {value}")
+
+    return check
+
+
+def claim_multiplier(value: float) -> None:
+    # claim_mult ≥ 2 makes E ≤ D/2 and asks low-traffic intervals for more than their share
+    if not 1 < value < 2:
+        raise ParameterError(f"parameter 'claim_mult' must lie in (1, 2), got {value}")
+
+
+class BankFair(Reranker):
+    """BankFair: Talmud-allocated minimum exposure per interval, served by an online dual loop."""
+
+    name = "bankfair"
+    kind = "online"
+    priority = "P0"
+    fidelity = (
+        "BankFair (arXiv:2405.16120): Module 1 and the dual loop follow the official code; "
+        "default variant=consistent fixes its unit mismatch (variant=official is not implemented yet); "
+        "the paper's GRU forecaster is replaced by --forecast oracle|last|mean"
+    )
+    params = (
+        Param("variant", str, "consistent", "consistent units (the official variant is not implemented yet)", choices=("consistent",),
+              official="official"),
+        Param("theta", float, 0.25, "bound c of the boost −μ_p (or its scale with penalty=size)", official=0.25,
+              validate=non_negative("theta")),
+        Param("penalty", str, "uniform", "c_p = θ (uniform) or larger for small providers (size)", choices=("uniform", "size"),
+              official="uniform"),
+        Param("penalty_mix", float, 0.4, "mix of the size term in c_p", validate=unit_interval("penalty_mix")),
+        Param("step", float, 1.0, "dual step size", validate=positive("step")),
+        Param("gamma", float, 0.2, "weight of the newest gradient in the momentum average", official=0.2,
+              validate=unit_interval("gamma", open_low=True)),
+        Param("caps", str, "off", "per-interval caps ρ_p·r_n·K (share) or none (off)", choices=("off", "share"), official="share"),
+        Param("cap_mix", float, 0.4, "mix of the equal term in ρ_p", validate=unit_interval("cap_mix")),
+        Param("reset", str, "interval", "reset the duals every interval or never", choices=("interval", "never")),
+        Param("allocation", str, "talmud", "Module 1 rule: talmud, proportional (Prop) or equal (Naive)",
+              choices=("talmud", "proportional", "equal")),
+        Param("window", int, 3, "forecast window W of Module 1, in intervals", validate=positive("window")),
+        Param("claim_mult", float, 1.1, "claims = claim_mult·ω over the window", validate=claim_multiplier),
+    )
+
+    def run(self, batch: RerankBatch, ctx: RerankContext, params: dict[str, Any], state: bytes | None = None) -> RerankResult:
+        core = {name: value for name, value in params.items() if name != "variant"}
+        return kernels.run_bankfair(batch, ctx, core)

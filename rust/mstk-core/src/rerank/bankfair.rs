@@ -1,0 +1,287 @@
+//! BankFair (arXiv:2405.16120), `variant = consistent` (specs/rerank.md §4.2–4.3).
+//!
+//! Module 1 turns each provider's minimum exposure m_p (its "estate") into per-interval
+//! allocations M_{p,n} from a traffic forecast over a short window (Talmud rule by
+//! default), and carries the undelivered part forward. Module 2 serves each request with
+//! top-K over prices μ (a boost for providers behind their per-request target), updated
+//! online by a clipped, momentum-smoothed dual step.
+
+use super::allocation::{allocate, Rule};
+use super::online::{longest_request, validate, OnlineOutput, OnlineProblem, OutLists};
+use super::topk::{topk_priced, TopKScratch};
+use crate::error::{CoreError, CoreResult};
+use crate::metrics::position_weights;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Allocation {
+    Talmud,
+    Proportional,
+    /// "Naive": the estate spread evenly over the remaining intervals.
+    Equal,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct BankFairParams {
+    /// Bound c of the boost −μ_p (uniform) or its scale (size).
+    pub theta: f64,
+    /// c_p = θ·[mix·min_q n_q/n_p + (1−mix)/|P|]: small providers may get a larger boost.
+    pub penalty_by_size: bool,
+    pub penalty_mix: f64,
+    pub step: f64,
+    /// Weight of the newest gradient in the momentum average.
+    pub gamma: f64,
+    /// Per-interval caps ρ_p·r_n·K; a provider is blocked (only fills) once it has used its cap.
+    pub caps: bool,
+    pub cap_mix: f64,
+    /// Reset μ and the momentum at every interval (the official behaviour).
+    pub reset_each_interval: bool,
+    pub allocation: Allocation,
+    pub window: usize,
+    /// Claims are claim_mult·ω; must lie in (1, 2) for Talmud to favour low-traffic intervals.
+    pub claim_mult: f64,
+}
+
+/// Per-provider and per-interval inputs the host prepares.
+pub struct BankFairInputs<'a> {
+    /// m_p, the minimum exposure over the horizon (the initial estate).
+    pub min_exposure: &'a [f64],
+    /// Items per provider (penalty by size).
+    pub n_items: &'a [f64],
+    /// σ_p, the provider's share for caps (sums to 1).
+    pub share: &'a [f64],
+    /// Interval index 0..N−1 of each request (input order).
+    pub interval_index: &'a [i64],
+    /// Actual traffic r_n (requests per interval), length N.
+    pub traffic: &'a [f64],
+    /// Row n holds the forecasts, made at the start of n, for n..n+W−1 (0 past the horizon): N×W.
+    pub forecast: &'a [f64],
+}
+
+pub struct BankFairOutput {
+    pub lists: OnlineOutput,
+    /// M_{p,n}, row-major N×P.
+    pub allocated: Vec<f64>,
+    /// Slots delivered per interval and provider, N×P.
+    pub delivered: Vec<f64>,
+}
+
+fn check(problem: &OnlineProblem, p: &BankFairParams, inputs: &BankFairInputs) -> CoreResult<usize> {
+    validate(problem)?;
+    let n_prov = problem.requests.n_providers;
+    let n_int = inputs.traffic.len();
+    for (name, v) in [("min_exposure", inputs.min_exposure), ("n_items", inputs.n_items), ("share", inputs.share)] {
+        if v.len() != n_prov {
+            return Err(CoreError::shape(format!("{name} has {} entries for {n_prov} providers", v.len())));
+        }
+        if v.iter().any(|x| !(x.is_finite() && *x >= 0.0)) {
+            return Err(CoreError::parameter(format!("{name} must be finite and >= 0")));
+        }
+    }
+    if inputs.interval_index.len() != problem.requests.n_requests() {
+        return Err(CoreError::shape("one interval index per request is needed"));
+    }
+    if inputs.interval_index.iter().any(|&n| n < 0 || n as usize >= n_int) {
+        return Err(CoreError::shape(format!("interval indices must lie in 0..{n_int}")));
+    }
+    if p.window == 0 || inputs.forecast.len() != n_int * p.window {
+        return Err(CoreError::shape(format!("forecast must be {n_int}×{} (intervals × window)", p.window)));
+    }
+    if inputs.forecast.iter().chain(inputs.traffic).any(|x| !(x.is_finite() && *x >= 0.0)) {
+        return Err(CoreError::parameter("traffic and forecasts must be finite and >= 0"));
+    }
+    let unit = |x: f64| (0.0..=1.0).contains(&x);
+    if !(p.theta >= 0.0 && p.theta.is_finite() && p.step > 0.0 && p.step.is_finite() && unit(p.gamma) && p.gamma > 0.0 && unit(p.penalty_mix) && unit(p.cap_mix)) {
+        return Err(CoreError::parameter("need theta >= 0, step > 0, gamma in (0, 1], penalty_mix and cap_mix in [0, 1]"));
+    }
+    if !(p.claim_mult > 0.0 && p.claim_mult.is_finite()) {
+        return Err(CoreError::parameter("claim_mult must be positive"));
+    }
+    Ok(n_int)
+}
+
+pub fn run_bankfair(problem: &OnlineProblem, params: &BankFairParams, inputs: &BankFairInputs) -> CoreResult<BankFairOutput> {
+    let n_int = check(problem, params, inputs)?;
+    let req = &problem.requests;
+    let n_prov = req.n_providers;
+    let k = problem.k.min(longest_request(req));
+    let weights = position_weights(k);
+    let n_req = req.n_requests();
+
+    let mut sel_offsets = vec![0i64; n_req + 1];
+    for t in 0..n_req {
+        sel_offsets[t + 1] = sel_offsets[t] + req.range(t).len().min(k) as i64;
+    }
+    let mut out = OutLists { sel: vec![0; *sel_offsets.last().unwrap() as usize], dcg: vec![0.0; n_req], exposure: vec![0.0; n_prov] };
+    let mut idcg = vec![0.0; n_req];
+    let mut allocated = vec![0.0; n_int * n_prov];
+    let mut delivered = vec![0.0; n_int * n_prov];
+
+    // bound of the boost per provider
+    let min_items = inputs.n_items.iter().copied().fold(f64::INFINITY, f64::min);
+    let bound: Vec<f64> = (0..n_prov)
+        .map(|p| {
+            if params.penalty_by_size {
+                let ratio = if inputs.n_items[p] > 0.0 { min_items / inputs.n_items[p] } else { 1.0 };
+                params.theta * (params.penalty_mix * ratio + (1.0 - params.penalty_mix) / n_prov as f64)
+            } else {
+                params.theta
+            }
+        })
+        .collect();
+    let rho: Vec<f64> = (0..n_prov).map(|p| (1.0 - params.cap_mix) * inputs.share[p] + params.cap_mix * 2.0 / n_prov as f64).collect();
+
+    let mut estate = inputs.min_exposure.to_vec();
+    let mut alloc_now = vec![0.0; n_prov];
+    let mut target = vec![0.0; n_prov];
+    let mut remaining_cap = vec![0.0; n_prov];
+    let mut blocked = vec![false; n_prov];
+    let mut mu = vec![0.0; n_prov];
+    let mut g_cum = vec![0.0; n_prov];
+    let mut cnt = vec![0.0; n_prov];
+    let mut scratch = TopKScratch::default();
+    let mut list = Vec::with_capacity(k);
+
+    let mut order = problem.order.iter().map(|&t| t as usize).peekable();
+    // Walk every interval of the horizon, including empty ones: their allocation is still
+    // made (and, undelivered, carried forward).
+    for n in 0..n_int {
+        // Module 1: allocation for interval n
+        let end = (n + params.window).min(n_int);
+        let row = &inputs.forecast[n * params.window..n * params.window + (end - n)];
+        let total: f64 = row.iter().sum();
+        // share of the estate given to interval n (M = 0 when nothing is forecast)
+        let fraction = match params.allocation {
+            Allocation::Equal => 1.0 / (n_int - n) as f64,
+            _ if total <= 0.0 => 0.0,
+            Allocation::Proportional => row[0] / total,
+            Allocation::Talmud => {
+                // TAL is homogeneous: TAL(E, E·c) = E·TAL(1, c), so one division serves all providers
+                let claims: Vec<f64> = row.iter().map(|r| params.claim_mult * r / total).collect();
+                allocate(Rule::Talmud, 1.0, &claims)?[0]
+            }
+        };
+        let forecast_now = row.first().copied().unwrap_or(0.0).max(1.0);
+        for p in 0..n_prov {
+            alloc_now[p] = estate[p] * fraction;
+            allocated[n * n_prov + p] = alloc_now[p];
+            target[p] = alloc_now[p] / forecast_now;
+            remaining_cap[p] = rho[p] * inputs.traffic[n] * k as f64;
+            blocked[p] = params.caps && remaining_cap[p] <= 0.0;
+        }
+        if params.reset_each_interval {
+            mu.iter_mut().for_each(|x| *x = 0.0);
+            g_cum.iter_mut().for_each(|x| *x = 0.0);
+        }
+
+        // Module 2: the requests of interval n, in processing order
+        while let Some(&t) = order.peek() {
+            if inputs.interval_index[t] as usize != n {
+                if (inputs.interval_index[t] as usize) < n {
+                    return Err(CoreError::shape("processing order must not go back in time"));
+                }
+                break;
+            }
+            order.next();
+            let r = req.range(t);
+            let (s, prov) = (&req.score[r.clone()], &req.provider[r]);
+            topk_priced(s, prov, None, 1.0, k, None, &mut scratch, &mut list);
+            idcg[t] = crate::metrics::dcg_in_order(list.iter().map(|&j| s[j as usize]), &weights);
+            topk_priced(s, prov, Some(&mu), 1.0, k, params.caps.then_some(&blocked[..]), &mut scratch, &mut list);
+            for &j in &list {
+                cnt[prov[j as usize] as usize] += 1.0;
+            }
+            for p in 0..n_prov {
+                let goal = if !params.caps || mu[p] < 0.0 { target[p] } else { rho[p] * k as f64 };
+                let g = params.gamma * (goal - cnt[p]) + (1.0 - params.gamma) * g_cum[p];
+                g_cum[p] = g;
+                let upper = if params.caps { f64::INFINITY } else { 0.0 };
+                mu[p] = (mu[p] - params.step * g).clamp(-bound[p], upper);
+                if cnt[p] > 0.0 {
+                    delivered[n * n_prov + p] += cnt[p];
+                    remaining_cap[p] -= cnt[p];
+                    blocked[p] = params.caps && remaining_cap[p] <= 0.0;
+                    cnt[p] = 0.0;
+                }
+            }
+            out.record(req, t, sel_offsets[t] as usize, &list, &weights);
+        }
+        // Module 1: what was not delivered stays in the estate (over-delivery is not credited)
+        for p in 0..n_prov {
+            let d = delivered[n * n_prov + p];
+            estate[p] = (estate[p] - alloc_now[p].min(d)).max(0.0);
+        }
+    }
+    if order.next().is_some() {
+        return Err(CoreError::shape("processing order must not go back in time"));
+    }
+    let OutLists { sel, dcg, exposure } = out;
+    Ok(BankFairOutput { lists: OnlineOutput { sel_offsets, sel, dcg, idcg, exposure }, allocated, delivered })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::rerank::{run_online, OnlineMethod, Ragged};
+
+    fn params(theta: f64, step: f64, gamma: f64) -> BankFairParams {
+        BankFairParams {
+            theta,
+            penalty_by_size: false,
+            penalty_mix: 0.4,
+            step,
+            gamma,
+            caps: false,
+            cap_mix: 0.4,
+            reset_each_interval: true,
+            allocation: Allocation::Talmud,
+            window: 3,
+            claim_mult: 1.1,
+        }
+    }
+
+    #[test]
+    fn spec_vector_5a() {
+        // K = 1, providers A, B with m = (0, 1): M = (0, 1), r̂ = 2, c = .1, step 1, γ = 1
+        let (off, s, p) = ([0, 2, 4], [0.9, 0.2, 0.9, 0.85], [0, 1, 0, 1]);
+        let problem = OnlineProblem { requests: Ragged::new(&off, &s, &p, 2).unwrap(), order: &[0, 1], interval: &[0, 0], weight: &[1.0, 1.0], k: 1 };
+        let inputs = BankFairInputs {
+            min_exposure: &[0.0, 1.0],
+            n_items: &[1.0, 1.0],
+            share: &[0.5, 0.5],
+            interval_index: &[0, 0],
+            traffic: &[2.0],
+            forecast: &[2.0, 0.0, 0.0],
+        };
+        let out = run_bankfair(&problem, &params(0.1, 1.0, 1.0), &inputs).unwrap();
+        assert_eq!(out.lists.sel, vec![0, 1]); // A, then B (.85 + .1 > .9)
+        assert!((out.allocated[1] - 1.0).abs() < 1e-12 && out.allocated[0] == 0.0);
+        assert_eq!(out.delivered, vec![1.0, 1.0]);
+        assert!((out.lists.dcg[1] / out.lists.idcg[1] - 0.85 / 0.9).abs() < 1e-12);
+        // reversed order of the two requests: A both times (B's .2 cannot catch up)
+        let (off, s, p) = ([0, 2, 4], [0.9, 0.85, 0.9, 0.2], [0, 1, 0, 1]);
+        let problem = OnlineProblem { requests: Ragged::new(&off, &s, &p, 2).unwrap(), order: &[0, 1], interval: &[0, 0], weight: &[1.0, 1.0], k: 1 };
+        let out = run_bankfair(&problem, &params(0.1, 1.0, 1.0), &inputs).unwrap();
+        assert_eq!(out.lists.sel, vec![0, 0]);
+    }
+
+    #[test]
+    fn without_boost_or_floors_it_is_top_k() {
+        let off = [0i64, 3, 6, 9];
+        let s = [0.9, 0.5, 0.1, 0.3, 0.8, 0.7, 0.2, 0.6, 0.4];
+        let p = [0, 1, 2, 1, 0, 2, 2, 1, 0];
+        let problem = OnlineProblem { requests: Ragged::new(&off, &s, &p, 3).unwrap(), order: &[0, 1, 2], interval: &[0, 0, 1], weight: &[1.0; 3], k: 2 };
+        let top = run_online(&problem, &OnlineMethod::TopK).unwrap();
+        for (theta, m) in [(0.0, [5.0, 5.0, 5.0]), (0.5, [0.0, 0.0, 0.0])] {
+            let inputs = BankFairInputs {
+                min_exposure: &m,
+                n_items: &[1.0; 3],
+                share: &[1.0 / 3.0; 3],
+                interval_index: &[0, 0, 1],
+                traffic: &[2.0, 1.0],
+                forecast: &[2.0, 1.0, 0.0, 1.0, 0.0, 0.0],
+            };
+            let out = run_bankfair(&problem, &params(theta, 1.0, 0.2), &inputs).unwrap();
+            assert_eq!(out.lists, top, "theta {theta}");
+        }
+    }
+}
