@@ -72,6 +72,9 @@ def run_bankfair(
     forecast: npt.NDArray[np.float64],
     params: dict[str, float | int | str] | None = None,
     threads: int | None = None,
+    plus: bool = False,
+    gamma: npt.NDArray[np.float64] | None = None,
+    v_ref: float = 0.0,
 ) -> dict[str, npt.NDArray[np.generic]]: ...
 
 @final

@@ -51,22 +51,34 @@ def run_online(batch: RerankBatch, ctx: RerankContext, method: str, params: dict
     )
 
 
-def run_bankfair(batch: RerankBatch, ctx: RerankContext, params: dict[str, Any]) -> RerankResult:
-    """BankFair (consistent variant) over ``batch``; allocations and deliveries per interval
-    (N×P) come back in ``extra``."""
+def run_bankfair(batch: RerankBatch, ctx: RerankContext, params: dict[str, Any], plus: bool = False) -> RerankResult:
+    """BankFair (consistent variant), or with ``plus`` the BankFair+ reconstruction, over
+    ``batch``; allocations and deliveries per interval (N×P) come back in ``extra``.
+
+    BankFair+'s V_ref (``v_ref="auto"``) is Var_p(e_p/γ_p) of top-K on the same stream."""
     from mstk.rerank import targets
 
     index, traffic = targets.interval_traffic(batch)
     window = int(params.get("window", 3))
     forecast = targets.forecast_matrix(traffic, window, ctx.forecast)
     n_items = np.maximum(np.asarray(ctx.n_items, dtype=np.float64), 0.0)
+    gamma = targets.deserved_exposure(batch, ctx)
+    v_ref = 0.0
+    core_params = dict(params)
+    if plus:
+        given = core_params.pop("v_ref", "auto")
+        if given == "auto":
+            top = run_online(batch, ctx, "topk").exposure
+            v_ref = float(np.var(np.divide(top, gamma, out=np.zeros_like(top), where=gamma > 0)))
+        else:
+            v_ref = float(given)
     out = _core.run_bankfair(
         batch.offsets, batch.score, batch.provider, batch.n_providers, batch.order, index, ctx.k,
         targets.minimum_exposure(batch, ctx), n_items, targets.provider_share(batch, ctx, "weight"),
-        traffic, forecast.ravel(), params, ctx.threads,
+        traffic, forecast.ravel(), core_params, ctx.threads, plus, gamma, v_ref,
     )
     shape = (len(traffic), batch.n_providers)
     return RerankResult(
         sel_offsets=out["sel_offsets"], sel=out["sel"], dcg=out["dcg"], idcg=out["idcg"], exposure=out["exposure"],
-        extra={"allocated": out["allocated"].reshape(shape), "delivered": out["delivered"].reshape(shape)},
+        extra={"allocated": out["allocated"].reshape(shape), "delivered": out["delivered"].reshape(shape), "v_ref": v_ref},
     )

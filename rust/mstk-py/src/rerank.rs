@@ -3,6 +3,7 @@
 use mstk_core::rerank::requests::{BadLine, ListResults, MissingProvider, RequestBatch as CoreBatch};
 use mstk_core::rerank::allocation::Rule;
 use mstk_core::rerank::bankfair::{run_bankfair as run_bankfair_core, Allocation, BankFairInputs, BankFairParams};
+use mstk_core::rerank::bankfair_plus::PlusParams;
 use mstk_core::rerank::{self as core, BatchSpec, Normalization, OnlineMethod, OnlineProblem, Ragged, TopKScratch};
 use numpy::{IntoPyArray, PyArray1, PyReadonlyArray1};
 use pyo3::prelude::*;
@@ -194,7 +195,7 @@ impl AsRef<[u8]> for BytesInput {
     }
 }
 
-fn bankfair_params(params: Option<&Bound<'_, PyDict>>) -> PyResult<BankFairParams> {
+fn bankfair_params(params: Option<&Bound<'_, PyDict>>, plus: bool) -> PyResult<BankFairParams> {
     let get = |name: &str| -> PyResult<Option<Bound<'_, PyAny>>> { Ok(params.map(|d| d.get_item(name)).transpose()?.flatten()) };
     let f = |name: &str, default: f64| -> PyResult<f64> { get(name)?.map_or(Ok(default), |v| v.extract()) };
     let text = |name: &str, default: &str| -> PyResult<String> { get(name)?.map_or(Ok(default.to_string()), |v| v.extract()) };
@@ -214,13 +215,24 @@ fn bankfair_params(params: Option<&Bound<'_, PyDict>>) -> PyResult<BankFairParam
         allocation: [Allocation::Talmud, Allocation::Proportional, Allocation::Equal][choice("allocation", "talmud", &["talmud", "proportional", "equal"])?],
         window: get("window")?.map_or(Ok(3), |v| v.extract())?,
         claim_mult: f("claim_mult", 1.1)?,
+        plus: if plus {
+            Some(PlusParams {
+                delta: f("delta", 1.0)?,
+                lambda: f("lambda", 0.0)?,
+                alpha: f("alpha", 1.0)?,
+                fp_iters: get("fp_iters")?.map_or(Ok(5), |v| v.extract())?,
+                exhaustive: choice("solver", "fixedpoint", &["fixedpoint", "exhaustive"])? == 1,
+            })
+        } else {
+            None
+        },
     })
 }
 
 /// BankFair (consistent variant): lists in input order plus allocations and deliveries
 /// per interval and provider (N×P).
 #[pyfunction]
-#[pyo3(signature = (offsets, scores, providers, n_providers, order, interval_index, k, min_exposure, n_items, share, traffic, forecast, params=None, threads=None))]
+#[pyo3(signature = (offsets, scores, providers, n_providers, order, interval_index, k, min_exposure, n_items, share, traffic, forecast, params=None, threads=None, plus=false, gamma=None, v_ref=0.0))]
 #[allow(clippy::too_many_arguments)]
 fn run_bankfair<'py>(
     py: Python<'py>,
@@ -238,8 +250,12 @@ fn run_bankfair<'py>(
     forecast: PyReadonlyArray1<'py, f64>,
     params: Option<Bound<'py, PyDict>>,
     threads: Option<usize>,
+    plus: bool,
+    gamma: Option<PyReadonlyArray1<'py, f64>>,
+    v_ref: f64,
 ) -> PyResult<Bound<'py, PyDict>> {
-    let params = bankfair_params(params.as_ref())?;
+    let params = bankfair_params(params.as_ref(), plus)?;
+    let gamma = gamma.as_ref().map(owned).unwrap_or_default();
     let (o, s, p, ord, iv) = (owned(&offsets), owned(&scores), owned(&providers), owned(&order), owned(&interval_index));
     let (m, ni, sh, tr, fc) = (owned(&min_exposure), owned(&n_items), owned(&share), owned(&traffic), owned(&forecast));
     let weight = vec![1.0; n_providers];
@@ -248,7 +264,7 @@ fn run_bankfair<'py>(
             with_threads(threads, || {
                 let requests = Ragged::new(&o, &s, &p, n_providers)?;
                 let problem = OnlineProblem { requests, order: &ord, interval: &iv, weight: &weight, k };
-                let inputs = BankFairInputs { min_exposure: &m, n_items: &ni, share: &sh, interval_index: &iv, traffic: &tr, forecast: &fc };
+                let inputs = BankFairInputs { min_exposure: &m, n_items: &ni, share: &sh, interval_index: &iv, traffic: &tr, forecast: &fc, gamma: &gamma, v_ref };
                 run_bankfair_core(&problem, &params, &inputs)
             })
         })?

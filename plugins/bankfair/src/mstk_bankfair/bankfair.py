@@ -67,3 +67,42 @@ class BankFair(Reranker):
     def run(self, batch: RerankBatch, ctx: RerankContext, params: dict[str, Any], state: bytes | None = None) -> RerankResult:
         core = {name: value for name, value in params.items() if name != "variant"}
         return kernels.run_bankfair(batch, ctx, core)
+
+
+def v_ref_value(value: str) -> None:
+    if value == "auto":
+        return
+    try:
+        number = float(value)
+    except ValueError:
+        raise ParameterError(f"parameter 'v_ref' must be 'auto' or a number >= 0, got {value!r}") from None
+    if not number >= 0:
+        raise ParameterError(f"parameter 'v_ref' must be 'auto' or a number >= 0, got {value!r}")
+
+
+def unit_open_low(name: str):
+    return unit_interval(name, open_low=True)
+
+
+class BankFairPlus(BankFair):
+    """BankFair+: BankFair's floors and duals with regret-aware user satisfaction and a provider-variance goal."""
+
+    name = "bankfair_plus"
+    fidelity = (
+        "BankFair+ (arXiv:2504.14550): regret function and goals from the paper; fuzzy objective "
+        "and online solver are an mstk reconstruction (the method section was not available)"
+    )
+    params = BankFair.params + (
+        Param("delta", float, 1.0, "regret aversion δ of Z(q̃) = q̃^α + 1 − e^{δ(1−q̃)}", validate=non_negative("delta")),
+        Param("lambda", float, 0.0, "weight of the provider-variance goal", validate=non_negative("lambda")),
+        Param("alpha", float, 1.0, "curvature α of the gain part of Z", official=1.0, validate=unit_open_low("alpha")),
+        Param("fp_iters", int, 5, "fixed-point iterations of the per-request solver", validate=positive("fp_iters")),
+        Param("solver", str, "fixedpoint", "fixedpoint, or exhaustive (≤ 12 candidates, K ≤ 4: for checks)",
+              choices=("fixedpoint", "exhaustive")),
+        Param("v_ref", str, "auto", "provider-variance scale: 'auto' (top-K on the same stream) or a number",
+              validate=v_ref_value),
+    )
+
+    def run(self, batch: RerankBatch, ctx: RerankContext, params: dict[str, Any], state: bytes | None = None) -> RerankResult:
+        core = {name: value for name, value in params.items() if name != "variant"}
+        return kernels.run_bankfair(batch, ctx, core, plus=True)

@@ -9,8 +9,8 @@ from mstk import hookimpl
 
 @hookimpl
 def register_rerankers(register):
-    from mstk_bankfair.bankfair import BankFair
+    from mstk_bankfair.bankfair import BankFair, BankFairPlus
     from mstk_bankfair.baselines import CpFair, KNeighbor, MinRegularizer
 
-    for method in (BankFair, MinRegularizer, CpFair, KNeighbor):
+    for method in (BankFair, BankFairPlus, MinRegularizer, CpFair, KNeighbor):
         register(method)

@@ -7,6 +7,7 @@
 //! online by a clipped, momentum-smoothed dual step.
 
 use super::allocation::{allocate, Rule};
+use super::bankfair_plus::{PlusParams, PlusSelector};
 use super::online::{longest_request, validate, OnlineOutput, OnlineProblem, OutLists};
 use super::topk::{topk_priced, TopKScratch};
 use crate::error::{CoreError, CoreResult};
@@ -39,6 +40,9 @@ pub struct BankFairParams {
     pub window: usize,
     /// Claims are claim_mult·ω; must lie in (1, 2) for Talmud to favour low-traffic intervals.
     pub claim_mult: f64,
+    /// BankFair+ list selection (regret-aware, with a provider-variance price) instead of
+    /// BankFair's priced top-K; Module 1 and the dual update stay the same.
+    pub plus: Option<PlusParams>,
 }
 
 /// Per-provider and per-interval inputs the host prepares.
@@ -55,6 +59,10 @@ pub struct BankFairInputs<'a> {
     pub traffic: &'a [f64],
     /// Row n holds the forecasts, made at the start of n, for n..n+W−1 (0 past the horizon): N×W.
     pub forecast: &'a [f64],
+    /// γ_p, deserved exposure (BankFair+'s provider term); may be empty for BankFair.
+    pub gamma: &'a [f64],
+    /// V_ref, the provider variance Var_p(e_p/γ_p) of top-K on the same stream (BankFair+).
+    pub v_ref: f64,
 }
 
 pub struct BankFairOutput {
@@ -95,6 +103,15 @@ fn check(problem: &OnlineProblem, p: &BankFairParams, inputs: &BankFairInputs) -
     }
     if !(p.claim_mult > 0.0 && p.claim_mult.is_finite()) {
         return Err(CoreError::parameter("claim_mult must be positive"));
+    }
+    if let Some(plus) = &p.plus {
+        plus.check()?;
+        if inputs.gamma.len() != n_prov || inputs.gamma.iter().any(|g| !(g.is_finite() && *g >= 0.0)) {
+            return Err(CoreError::shape("BankFair+ needs one finite γ_p >= 0 per provider"));
+        }
+        if !(inputs.v_ref.is_finite() && inputs.v_ref >= 0.0) {
+            return Err(CoreError::parameter("v_ref must be finite and >= 0"));
+        }
     }
     Ok(n_int)
 }
@@ -140,6 +157,8 @@ pub fn run_bankfair(problem: &OnlineProblem, params: &BankFairParams, inputs: &B
     let mut cnt = vec![0.0; n_prov];
     let mut scratch = TopKScratch::default();
     let mut list = Vec::with_capacity(k);
+    let mut selector = PlusSelector::default();
+    let mut price = vec![0.0; n_prov];
 
     let mut order = problem.order.iter().map(|&t| t as usize).peekable();
     // Walk every interval of the horizon, including empty ones: their allocation is still
@@ -186,7 +205,14 @@ pub fn run_bankfair(problem: &OnlineProblem, params: &BankFairParams, inputs: &B
             let (s, prov) = (&req.score[r.clone()], &req.provider[r]);
             topk_priced(s, prov, None, 1.0, k, None, &mut scratch, &mut list);
             idcg[t] = crate::metrics::dcg_in_order(list.iter().map(|&j| s[j as usize]), &weights);
-            topk_priced(s, prov, Some(&mu), 1.0, k, params.caps.then_some(&blocked[..]), &mut scratch, &mut list);
+            let blocked_now = params.caps.then_some(&blocked[..]);
+            match &params.plus {
+                None => topk_priced(s, prov, Some(&mu), 1.0, k, blocked_now, &mut scratch, &mut list),
+                Some(plus) => {
+                    plus_price(&mut price, &mu, &out.exposure, inputs, plus, n_req);
+                    selector.select(s, prov, &price, k, blocked_now, idcg[t], &weights, plus, &mut list)?;
+                }
+            }
             for &j in &list {
                 cnt[prov[j as usize] as usize] += 1.0;
             }
@@ -218,6 +244,24 @@ pub fn run_bankfair(problem: &OnlineProblem, params: &BankFairParams, inputs: &B
     Ok(BankFairOutput { lists: OnlineOutput { sel_offsets, sel, dcg, idcg, exposure }, allocated, delivered })
 }
 
+/// BankFair+ prices: μ_p plus λ·(T/V_ref)·(2/|P|)·(e_p/γ_p − mean_q e_q/γ_q)/γ_p, the
+/// gradient of the provider-variance goal scaled to one request (0 when λ or V_ref is 0).
+fn plus_price(price: &mut [f64], mu: &[f64], exposure: &[f64], inputs: &BankFairInputs, plus: &PlusParams, n_req: usize) {
+    price.copy_from_slice(mu);
+    if plus.lambda == 0.0 || inputs.v_ref == 0.0 {
+        return;
+    }
+    let n_prov = price.len() as f64;
+    let ratio = |p: usize| if inputs.gamma[p] > 0.0 { exposure[p] / inputs.gamma[p] } else { 0.0 };
+    let mean = (0..price.len()).map(ratio).sum::<f64>() / n_prov;
+    let scale = plus.lambda * (n_req as f64 / inputs.v_ref) * (2.0 / n_prov);
+    for (p, value) in price.iter_mut().enumerate() {
+        if inputs.gamma[p] > 0.0 {
+            *value += scale * (ratio(p) - mean) / inputs.gamma[p];
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -236,6 +280,7 @@ mod tests {
             allocation: Allocation::Talmud,
             window: 3,
             claim_mult: 1.1,
+            plus: None,
         }
     }
 
@@ -251,6 +296,8 @@ mod tests {
             interval_index: &[0, 0],
             traffic: &[2.0],
             forecast: &[2.0, 0.0, 0.0],
+            gamma: &[],
+            v_ref: 0.0,
         };
         let out = run_bankfair(&problem, &params(0.1, 1.0, 1.0), &inputs).unwrap();
         assert_eq!(out.lists.sel, vec![0, 1]); // A, then B (.85 + .1 > .9)
@@ -279,9 +326,14 @@ mod tests {
                 interval_index: &[0, 0, 1],
                 traffic: &[2.0, 1.0],
                 forecast: &[2.0, 1.0, 0.0, 1.0, 0.0, 0.0],
+                gamma: &[1.0; 3],
+                v_ref: 1.0,
             };
             let out = run_bankfair(&problem, &params(theta, 1.0, 0.2), &inputs).unwrap();
             assert_eq!(out.lists, top, "theta {theta}");
+            // BankFair+ with δ = λ = 0, α = 1 is BankFair
+            let plus = BankFairParams { plus: Some(PlusParams { delta: 0.0, lambda: 0.0, alpha: 1.0, fp_iters: 5, exhaustive: false }), ..params(theta, 1.0, 0.2) };
+            assert_eq!(run_bankfair(&problem, &plus, &inputs).unwrap().lists, out.lists);
         }
     }
 }

@@ -3,6 +3,7 @@
 
 pub mod allocation;
 pub mod bankfair;
+pub mod bankfair_plus;
 pub mod fastpath;
 pub mod normalize;
 pub mod online;
