@@ -36,10 +36,14 @@ impl<'a> Ragged<'a> {
                 score.len()
             )));
         }
-        if let Some(i) = score.iter().position(|s| !s.is_finite()) {
+        // `all` over plain comparisons vectorises; look for the culprit only on failure.
+        if !score.iter().all(|s| s.is_finite()) {
+            let i = score.iter().position(|s| !s.is_finite()).unwrap_or(0);
             return Err(CoreError::parameter(format!("score {i} is not finite ({})", score[i])));
         }
-        if let Some(i) = provider.iter().position(|&p| p < 0 || p as usize >= n_providers) {
+        let bound = n_providers.min(i32::MAX as usize) as u32;
+        if !provider.iter().all(|&p| (p as u32) < bound) {
+            let i = provider.iter().position(|&p| p < 0 || p as usize >= n_providers).unwrap_or(0);
             return Err(CoreError::parameter(format!(
                 "provider id {} at candidate {i} is outside 0..{n_providers}",
                 provider[i]

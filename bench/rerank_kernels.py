@@ -1,0 +1,130 @@
+"""Online re-ranking kernels, one thread, side by side with a straightforward numpy loop
+doing the same job (argpartition + lexsort tie-break + bincount), on the same data.
+
+    python bench/rerank_kernels.py [--requests 20000]
+
+Setting of specs/rerank.md (Performance): 500 candidates per request, K = 10, 200 random
+providers, intervals of 1,000 requests. JSON is excluded; the arrays are built once.
+Targets (issue 3): ≥ 200k req/s for topk, bankfair, min_regularizer, cpfair, k_neighbor;
+≥ 50k for bankfair_plus; ≥ 5× the numpy loop."""
+
+from __future__ import annotations
+
+import argparse
+import time
+
+import numpy as np
+
+from _common import environment, write_results
+from mstk import _core
+
+N_CAND, K, N_PROV = 500, 10, 200
+
+
+def numpy_topk(scores, k):
+    """Per request: top-k by score (ties → lower position), displayed by score."""
+    part = np.argpartition(-scores, k - 1)[:k]
+    return part[np.lexsort((part, -scores[part]))]
+
+
+def numpy_min_regularizer(s, p, intervals, lam, k):
+    lists = []
+    exposure = np.zeros(N_PROV)
+    batch_len = np.bincount(intervals)
+    current = -1
+    for t in range(len(s)):
+        if intervals[t] != current:
+            current = intervals[t]
+            exposure[:] = 0
+        key = s[t] + lam * (exposure.min() - exposure[p[t]]) / batch_len[current]
+        chosen = np.argpartition(-key, k - 1)[:k]
+        chosen = chosen[np.lexsort((chosen, -key[chosen]))]
+        chosen = chosen[np.lexsort((chosen, -s[t][chosen]))]  # display by score
+        exposure += np.bincount(p[t][chosen], minlength=N_PROV)
+        lists.append(chosen)
+    return lists
+
+
+def best_of(fn, repeat: int = 3):
+    """(result, best wall seconds of `repeat` runs): the VM's timing noise is one-sided."""
+    best, result = float("inf"), None
+    for _ in range(repeat):
+        start = time.perf_counter()
+        result = fn()
+        best = min(best, time.perf_counter() - start)
+    return result, best
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--requests", type=int, default=20_000)
+    args = ap.parse_args()
+    rng = np.random.default_rng(0)
+    T = args.requests
+    s = rng.random((T, N_CAND))
+    p = rng.integers(0, N_PROV, size=(T, N_CAND)).astype(np.int32)
+    offsets = np.arange(0, (T + 1) * N_CAND, N_CAND, dtype=np.int64)
+    flat_s, flat_p = s.ravel(), p.ravel()
+    order = np.arange(T, dtype=np.int64)
+    intervals = (np.arange(T) // 1000).astype(np.int64)
+    weight = np.ones(N_PROV)
+    traffic = np.bincount(intervals).astype(np.float64)
+    n_int = len(traffic)
+    forecast = np.zeros((n_int, 3))
+    for n in range(n_int):
+        h = min(3, n_int - n)
+        forecast[n, :h] = traffic[n : n + h]
+    gamma = np.full(N_PROV, K * T / N_PROV)
+
+    def online(method, params):
+        return lambda: _core.run_online(offsets, flat_s, flat_p, N_PROV, order, intervals, weight, K, method, params, 1)
+
+    def bankfair(plus):
+        return lambda: _core.run_bankfair(offsets, flat_s, flat_p, N_PROV, order, intervals, K, 0.9 * gamma, np.ones(N_PROV),
+                                          np.full(N_PROV, 1 / N_PROV), traffic, forecast.ravel(), {"theta": 0.5}, 1, plus, gamma, 1.0)
+
+    runs = {}
+    outputs = {}
+    for name, fn in {
+        "topk": online("topk", {}),
+        "min_regularizer": online("min_regularizer", {"lambda": 30.0}),
+        "cpfair": online("cpfair", {"lambda": 1.0}),
+        "k_neighbor": online("k_neighbor", {"k": 3}),
+        "bankfair": bankfair(False),
+        "bankfair_plus": bankfair(True),
+    }.items():
+        outputs[name], seconds = best_of(fn)
+        runs[name] = {"requests_per_s": T / seconds}
+
+    # numpy peers on a slice (they are slow), same data
+    peer_t = min(T, 4000)
+    np_top, seconds = best_of(lambda: [numpy_topk(s[t], K) for t in range(peer_t)])
+    runs["numpy topk"] = {"requests_per_s": peer_t / seconds}
+    np_minreg, seconds = best_of(lambda: numpy_min_regularizer(s[:peer_t], p[:peer_t], intervals[:peer_t], 30.0, K))
+    runs["numpy min_regularizer"] = {"requests_per_s": peer_t / seconds}
+
+    def lists(out, n):
+        so, sel = out["sel_offsets"], out["sel"]
+        return [sel[so[t] : so[t + 1]].tolist() for t in range(n)]
+
+    same_topk = lists(outputs["topk"], peer_t) == [x.tolist() for x in np_top]
+    sub = _core.run_online(offsets[: peer_t + 1], flat_s[: peer_t * N_CAND], flat_p[: peer_t * N_CAND], N_PROV, order[:peer_t],
+                           intervals[:peer_t], weight, K, "min_regularizer", {"lambda": 30.0}, 1)
+    same_minreg = lists(sub, peer_t) == [x.tolist() for x in np_minreg]
+    payload = {
+        "environment": environment(["mstk", "numpy"]),
+        "setting": {"requests": T, "candidates": N_CAND, "k": K, "providers": N_PROV, "threads": 1},
+        "identical_lists": {"topk": same_topk, "min_regularizer": same_minreg},
+        "runs": runs,
+    }
+    peers = {"topk": "numpy topk", "min_regularizer": "numpy min_regularizer"}
+    rows = []
+    for name, r in runs.items():
+        ratio = f"{r['requests_per_s'] / runs[peers[name]]['requests_per_s']:.1f}×" if name in peers else ""
+        rows.append([name, f"{r['requests_per_s']:,.0f}", ratio])
+    write_results("rerank_kernels", payload, rows, ["kernel (1 thread)", "requests/s", "vs numpy loop"])
+    print("identical lists:", payload["identical_lists"])
+
+
+if __name__ == "__main__":
+    main()
