@@ -11,7 +11,9 @@ Targets (issue 3): ≥ 200k req/s for topk, bankfair, min_regularizer, cpfair, k
 from __future__ import annotations
 
 import argparse
+import subprocess
 import time
+from pathlib import Path
 
 import numpy as np
 
@@ -111,18 +113,27 @@ def main() -> None:
     sub = _core.run_online(offsets[: peer_t + 1], flat_s[: peer_t * N_CAND], flat_p[: peer_t * N_CAND], N_PROV, order[:peer_t],
                            intervals[:peer_t], weight, K, "min_regularizer", {"lambda": 30.0}, 1)
     same_minreg = lists(sub, peer_t) == [x.tolist() for x in np_minreg]
+    # The same kernels without the Python boundary (whose input copies cost as much as the
+    # selection itself here): a Rust example on equivalent random data.
+    root = Path(__file__).resolve().parent.parent
+    pure = subprocess.run(["cargo", "run", "-q", "--release", "-p", "mstk-core", "--example", "online_kernels"],
+                          cwd=root, capture_output=True, text=True, check=True).stdout.split()
+    for name, value in zip(pure[::2], pure[1::2]):
+        runs[f"{name} (pure Rust)"] = {"requests_per_s": float(value)}
     payload = {
         "environment": environment(["mstk", "numpy"]),
         "setting": {"requests": T, "candidates": N_CAND, "k": K, "providers": N_PROV, "threads": 1},
         "identical_lists": {"topk": same_topk, "min_regularizer": same_minreg},
         "runs": runs,
     }
-    peers = {"topk": "numpy topk", "min_regularizer": "numpy min_regularizer"}
+    peers = {"topk": "numpy topk", "min_regularizer": "numpy min_regularizer",
+             "topk (pure Rust)": "numpy topk", "min_regularizer (pure Rust)": "numpy min_regularizer"}
     rows = []
-    for name, r in runs.items():
+    for name, r in sorted(runs.items(), key=lambda item: ("numpy" in item[0], "pure" in item[0])):
         ratio = f"{r['requests_per_s'] / runs[peers[name]]['requests_per_s']:.1f}×" if name in peers else ""
         rows.append([name, f"{r['requests_per_s']:,.0f}", ratio])
     write_results("rerank_kernels", payload, rows, ["kernel (1 thread)", "requests/s", "vs numpy loop"])
+    print("rows without '(pure Rust)' are calls through mstk._core, input copies included")
     print("identical lists:", payload["identical_lists"])
 
 

@@ -81,7 +81,33 @@ pub fn topk_priced(
     };
     let best = &mut scratch.best;
     best.clear();
-    if k <= INSERTION_MAX_K {
+    if k <= INSERTION_MAX_K && blocked.is_none() {
+        // The hot path: no blocking, so the order is key desc then position asc, and a
+        // later candidate must beat the current k-th key strictly. One comparison rejects
+        // most candidates.
+        let mut threshold = f64::NEG_INFINITY;
+        for j in 0..n {
+            let key = match price {
+                Some(pr) => w * score[j] - pr[provider[j] as usize],
+                None => w * score[j],
+            };
+            if best.len() == k {
+                if key <= threshold {
+                    continue;
+                }
+                best.pop();
+            }
+            let e = Entry { blocked: false, key, pos: j as u32 };
+            let mut i = best.len();
+            while i > 0 && key > best[i - 1].key {
+                i -= 1;
+            }
+            best.insert(i, e);
+            if best.len() == k {
+                threshold = best[k - 1].key;
+            }
+        }
+    } else if k <= INSERTION_MAX_K {
         for j in 0..n {
             let e = entry(j);
             if best.len() == k {
@@ -161,8 +187,9 @@ mod tests {
         let prov: Vec<i32> = (0..n).map(|i| (i % 5) as i32).collect();
         let price = [0.1, 0.0, 0.3, -0.2, 0.05];
         let blocked = [false, true, false, false, false];
-        for k in [1usize, 5, 32, 33, 64, 150, 200, 300] {
-            let fast = run(&s, &prov, Some(&price), k, Some(&blocked));
+        for (k, blocked) in [1usize, 5, 32, 33, 64, 150, 200, 300].into_iter().flat_map(|k| [(k, blocked), (k, [false; 5])]) {
+            let unblocked = !blocked.iter().any(|&b| b);
+            let fast = run(&s, &prov, Some(&price), k, if unblocked { None } else { Some(&blocked) });
             // reference: full sort by the rank order
             let mut all: Vec<Entry> = (0..n)
                 .map(|j| Entry { blocked: blocked[prov[j] as usize], key: s[j] - price[prov[j] as usize], pos: j as u32 })
