@@ -115,10 +115,24 @@ fn parse_method(method: &str, params: Option<&Bound<'_, PyDict>>) -> PyResult<On
             other => Err(ParameterError::new_err(format!("batch must be 'interval', 'all' or a positive integer, got '{other}'"))),
         }
     };
+    let share = || -> PyResult<Vec<f64>> {
+        match params.map(|d| d.get_item("share")).transpose()?.flatten() {
+            Some(v) => v.extract::<Vec<f64>>(),
+            None => Err(ParameterError::new_err(format!("method '{method}' needs a 'share' list (one entry per provider)"))),
+        }
+    };
     match method {
         "topk" => Ok(OnlineMethod::TopK),
         "min_regularizer" => Ok(OnlineMethod::MinRegularizer { lambda: get_f64("lambda", 30.0)?, batch: batch()? }),
         "cpfair" => Ok(OnlineMethod::CpFair { lambda: get_f64("lambda", 1.0)?, batch: batch()? }),
+        "tfrom" => Ok(OnlineMethod::Tfrom { share: share()? }),
+        "pmmf" => Ok(OnlineMethod::Pmmf {
+            lambda: get_f64("lambda", 0.1)?,
+            eta: get_f64("eta", 1e-3)?,
+            gamma: get_f64("gamma", 0.1)?,
+            batch: batch()?,
+            share: share()?,
+        }),
         "k_neighbor" => {
             let k = match params.map(|d| d.get_item("k")).transpose()?.flatten() {
                 Some(v) => v.extract::<usize>()?,

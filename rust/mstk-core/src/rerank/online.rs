@@ -34,6 +34,16 @@ pub enum OnlineMethod {
     /// Only the `k` providers with the least batch exposure (ties: lower id) are eligible;
     /// the others only fill lists that the eligible ones cannot.
     KNeighbor { k: usize, batch: BatchSpec },
+    /// TFROM (online, as public reimplementations run it): each request raises every
+    /// provider's target by W_K·share_p; position by position, the best unselected item
+    /// whose provider stays within its target takes the slot; slots left empty are filled
+    /// in order with the best remaining items. Exposure is position-weighted (w_k) and the
+    /// list keeps its fill order.
+    Tfrom { share: Vec<f64> },
+    /// P-MMF (online mirror descent on max-min fairness duals): providers with no budget
+    /// left (ρ_p·T_b·K slots per batch) are blocked; μ follows a momentum-smoothed step
+    /// projected onto {Σ_{p∈S} ρ_p μ_p ≥ −λ for every S} (closed form, see `pmmf_project`).
+    Pmmf { lambda: f64, eta: f64, gamma: f64, batch: BatchSpec, share: Vec<f64> },
 }
 
 /// Everything a method needs besides its parameters.
@@ -187,6 +197,90 @@ fn run_batched(
     }
 }
 
+/// Π of specs/rerank.md §4.5: the projection of μ̃ onto {Σ_{p∈S} ρ_p μ_p ≥ −λ ∀S}, i.e. of
+/// y = ρ⊙μ̃ onto {Σ_p min(y_p, 0) ≥ −λ}: lift the negative part by the c > 0 with
+/// Σ_p min(y_p + c, 0) = −λ (found from the sorted negatives, no bisection).
+pub fn pmmf_project(mu: &mut [f64], rho: &[f64], lambda: f64) {
+    let y: Vec<f64> = mu.iter().zip(rho).map(|(m, r)| m * r).collect();
+    let negative: f64 = y.iter().map(|v| v.min(0.0)).sum();
+    if negative >= -lambda {
+        return;
+    }
+    let mut neg: Vec<f64> = y.iter().copied().filter(|v| *v < 0.0).collect();
+    neg.sort_by(f64::total_cmp); // most negative first
+    // with the m most negative values still below −c: Σ_{i<m} (y_i + c) = −λ
+    let mut c = 0.0;
+    let mut prefix = 0.0;
+    for m in 1..=neg.len() {
+        prefix += neg[m - 1];
+        let candidate = (-lambda - prefix) / m as f64;
+        let lower_ok = candidate > 0.0 && neg[m - 1] + candidate <= 0.0;
+        let next_ok = m == neg.len() || neg[m] + candidate >= 0.0;
+        if lower_ok && next_ok {
+            c = candidate;
+            break;
+        }
+    }
+    for ((m, v), r) in mu.iter_mut().zip(y).zip(rho) {
+        let lifted = if v <= -c { v + c } else if v < 0.0 { 0.0 } else { v };
+        *m = if *r > 0.0 { lifted / r } else { *m };
+    }
+}
+
+fn run_tfrom(problem: &OnlineProblem, share: &[f64], sel_offsets: &[i64], out: &mut OutLists) {
+    let req = &problem.requests;
+    let k = problem.k.min(longest_request(req));
+    let weights = position_weights(k);
+    let total_weight: f64 = weights.iter().sum();
+    let mut target = vec![0.0; req.n_providers];
+    let mut by_score: Vec<u32> = Vec::new();
+    let mut taken: Vec<bool> = Vec::new();
+    let mut slots: Vec<Option<u32>> = Vec::with_capacity(k);
+    for &ti in problem.order {
+        let t = ti as usize;
+        let r = req.range(t);
+        let (s, prov) = (&req.score[r.clone()], &req.provider[r]);
+        for (p, goal) in target.iter_mut().enumerate() {
+            *goal += total_weight * share[p];
+        }
+        by_score.clear();
+        by_score.extend(0..s.len() as u32);
+        by_score.sort_by(|&a, &b| s[b as usize].total_cmp(&s[a as usize]).then(a.cmp(&b)));
+        taken.clear();
+        taken.resize(s.len(), false);
+        slots.clear();
+        let k_t = k.min(s.len());
+        for w in &weights[..k_t] {
+            let exposure = &out.exposure;
+            let pick = by_score.iter().copied().find(|&j| {
+                !taken[j as usize] && exposure[prov[j as usize] as usize] + w <= target[prov[j as usize] as usize]
+            });
+            if let Some(j) = pick {
+                taken[j as usize] = true;
+                out.exposure[prov[j as usize] as usize] += w;
+            }
+            slots.push(pick);
+        }
+        // fill step: empty slots, in order, get the best remaining items
+        let mut rest = by_score.iter().copied().filter(|&j| !taken[j as usize]).collect::<Vec<_>>().into_iter();
+        let start = sel_offsets[t] as usize;
+        let mut dcg = 0.0;
+        for (slot, pick) in slots.iter().enumerate() {
+            let j = match pick {
+                Some(j) => *j,
+                None => {
+                    let j = rest.next().expect("a request has at least k_t candidates");
+                    out.exposure[prov[j as usize] as usize] += weights[slot];
+                    j
+                }
+            };
+            out.sel[start + slot] = j as i32;
+            dcg += s[j as usize] * weights[slot];
+        }
+        out.dcg[t] = dcg;
+    }
+}
+
 pub fn run_online(problem: &OnlineProblem, method: &OnlineMethod) -> CoreResult<OnlineOutput> {
     validate(problem)?;
     let req = &problem.requests;
@@ -275,6 +369,52 @@ pub fn run_online(problem: &OnlineProblem, method: &OnlineMethod) -> CoreResult<
                 true
             });
         }
+        OnlineMethod::Pmmf { lambda, eta, gamma, batch, share } => {
+            if share.len() != req.n_providers || share.iter().any(|x| !(x.is_finite() && *x >= 0.0)) {
+                return Err(CoreError::shape("pmmf needs one finite share >= 0 per provider"));
+            }
+            if !(lambda.is_finite() && *lambda >= 0.0 && eta.is_finite() && *eta > 0.0 && *gamma > 0.0 && *gamma <= 1.0) {
+                return Err(CoreError::parameter("pmmf needs lambda >= 0, eta > 0 and gamma in (0, 1]"));
+            }
+            let lens = batch_lengths(problem.order, problem.interval, *batch)?;
+            let n_prov = req.n_providers;
+            let rho: Vec<f64> = share.iter().map(|s| (1.0 + 1.0 / n_prov as f64) * s).collect();
+            let (mut mu, mut g_cum, mut last) = (vec![0.0; n_prov], vec![0.0; n_prov], vec![0.0; n_prov]);
+            let mut seen = 0usize;
+            let kf = k as f64;
+            run_batched(problem, &lens, &mut out_lists, |b, len, price, blocked| {
+                if seen == 0 {
+                    mu.iter_mut().for_each(|x| *x = 0.0);
+                    g_cum.iter_mut().for_each(|x| *x = 0.0);
+                    last.iter_mut().for_each(|x| *x = 0.0);
+                } else {
+                    // dual step for the previous request, now that its slots are known
+                    let step = eta / (len as f64).sqrt();
+                    for p in 0..n_prov {
+                        let cnt = b[p] - last[p];
+                        let budget = rho[p] * len as f64 * kf - b[p];
+                        let g = gamma * (budget / (len as f64 * kf) - cnt / kf) + (1.0 - gamma) * g_cum[p];
+                        g_cum[p] = g;
+                        let r2 = (rho[p] * rho[p]).max(1e-12);
+                        mu[p] -= step * g / r2;
+                    }
+                    pmmf_project(&mut mu, &rho, *lambda);
+                }
+                last.copy_from_slice(b);
+                for p in 0..n_prov {
+                    price[p] = mu[p];
+                    blocked[p] = rho[p] * len as f64 * kf - b[p] <= 0.0;
+                }
+                seen = if seen + 1 == len { 0 } else { seen + 1 };
+                true
+            });
+        }
+        OnlineMethod::Tfrom { share } => {
+            if share.len() != req.n_providers || share.iter().any(|x| !(x.is_finite() && *x >= 0.0)) {
+                return Err(CoreError::shape("tfrom needs one finite share >= 0 per provider"));
+            }
+            run_tfrom(problem, share, &sel_offsets, &mut out_lists);
+        }
     }
     let OutLists { sel, dcg, exposure } = out_lists;
     Ok(OnlineOutput { sel_offsets, sel, dcg, idcg, exposure })
@@ -320,6 +460,43 @@ mod tests {
         assert_eq!(cp0, top);
         assert_eq!(kn_all, top);
         assert!(run_online(&pr, &OnlineMethod::KNeighbor { k: 0, batch: BatchSpec::All }).is_err());
+    }
+
+    #[test]
+    fn pmmf_projection_spec_vector_4() {
+        let check = |rho: &[f64], mu: &[f64], want: &[f64]| {
+            let mut m = mu.to_vec();
+            pmmf_project(&mut m, rho, 0.5);
+            for (a, b) in m.iter().zip(want) {
+                assert!((a - b).abs() < 1e-12, "{m:?} vs {want:?}");
+            }
+            // feasible and idempotent
+            let neg: f64 = m.iter().zip(rho).map(|(a, r)| (a * r).min(0.0)).sum();
+            assert!(neg >= -0.5 - 1e-12);
+            let mut again = m.clone();
+            pmmf_project(&mut again, rho, 0.5);
+            assert_eq!(again, m);
+        };
+        check(&[0.5, 0.25, 0.25], &[-2.0, -1.0, 1.0], &[-1.0, 0.0, 1.0]);
+        check(&[0.25; 4], &[-4.0, -1.0, 0.5, 2.0], &[-2.0, 0.0, 0.5, 2.0]);
+        check(&[0.5, 0.25, 0.25], &[-0.5, 1.0, 1.0], &[-0.5, 1.0, 1.0]);
+    }
+
+    #[test]
+    fn tfrom_spec_vector_8() {
+        // K = 2, equal share, x1 .9, x2 .8 (X), y1 .1 (Y), three identical requests
+        let off = [0i64, 3, 6, 9];
+        let s = [0.9, 0.8, 0.1, 0.9, 0.8, 0.1, 0.9, 0.8, 0.1];
+        let p = [0, 0, 1, 0, 0, 1, 0, 0, 1];
+        let pr = problem(&off, &s, &p, 2, &[0, 1, 2], &[0, 0, 0], &[1.0, 1.0], 2);
+        let out = run_online(&pr, &OnlineMethod::Tfrom { share: vec![0.5, 0.5] }).unwrap();
+        assert_eq!(out.sel, vec![1, 0, 2, 0, 2, 0]); // (x2, x1), (y1, x1), (y1, x1)
+        let pr1 = problem(&off[..2], &s[..3], &p[..3], 2, &[0], &[0], &[1.0, 1.0], 2);
+        let one = run_online(&pr1, &OnlineMethod::Tfrom { share: vec![0.5, 0.5] }).unwrap();
+        assert!((one.exposure[0] - 1.6309).abs() < 1e-4 && one.exposure[1] == 0.0);
+        let pr2 = problem(&off[..3], &s[..6], &p[..6], 2, &[0, 1], &[0, 0], &[1.0, 1.0], 2);
+        let two = run_online(&pr2, &OnlineMethod::Tfrom { share: vec![0.5, 0.5] }).unwrap();
+        assert!((two.exposure[0] - 2.2619).abs() < 1e-4 && (two.exposure[1] - 1.0).abs() < 1e-12);
     }
 
     #[test]
