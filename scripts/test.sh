@@ -6,6 +6,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 python3 -m pip install --quiet --disable-pip-version-check wheel -e '.[test]' $(printf -- '-e %s ' plugins/*/)
+# Real data comes from pinned registry packages, installed without their (heavy) dependencies.
+python3 -m pip install --quiet --disable-pip-version-check --no-deps recbole==1.2.1
 cargo test --quiet -p mstk-core
 python3 -m mypy.stubtest mstk._core
 python3 -m pytest

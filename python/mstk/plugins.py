@@ -43,6 +43,7 @@ DEBUG_ENV = "MSTK_DEBUG"
 BUILTIN_PLUGINS: tuple[str, ...] = (
     "mstk.default_plugins.commands",
     "mstk.default_plugins.rerankers",
+    "mstk.default_plugins.datasets",
 )
 
 

@@ -1,0 +1,74 @@
+"""``mstk recsys``: base scores and re-ranking requests from timestamped interactions."""
+
+from __future__ import annotations
+
+import click
+
+
+@click.group("recsys")
+def recsys() -> None:
+    """Base recommenders and re-ranking request streams (input for `mstk rerank`)."""
+
+
+@recsys.command("score")
+@click.argument("events", type=click.Path(exists=True, dir_okay=False, allow_dash=True))
+@click.option("--items", "items_path", type=click.Path(exists=True, dir_okay=False), required=True, help="Items JSONL (item, genres, …).")
+@click.option("--test-from", required=True, help="First day of the test period (YYYY-MM-DD, UTC).")
+@click.option("--test-until", default=None, help="Day after the test period (YYYY-MM-DD, UTC; default: the end).")
+@click.option("-o", "--output", default="-", show_default=True, help="Requests JSONL ('-' = stdout).")
+@click.option("--model", type=click.Choice(["itemknn", "pop"]), default="itemknn", show_default=True)
+@click.option("--profile", type=click.Choice(["history", "train"]), default="history", show_default=True,
+              help="history: the user's events before each request (no leak); train: events before --test-from.")
+@click.option("--positive-threshold", type=float, default=4.0, show_default=True, help="Rating that makes a test event a request.")
+@click.option("--candidates", default="200", show_default=True, help="Candidates per request: a number or 'all'.")
+@click.option("--exclude-seen/--keep-seen", default=True, show_default=True, help="Leave the user's profile items out.")
+@click.option("--provider-from", default="genres", show_default=True, help="Item field whose (first) value is the provider.")
+@click.option("--cold", type=click.Choice(["popularity", "skip"]), default="popularity", show_default=True,
+              help="Users without history: popularity scores, or skip (counted).")
+@click.option("--neighbors", type=click.IntRange(min=1), default=100, show_default=True)
+@click.option("--shrink", type=click.FloatRange(min=0), default=10.0, show_default=True)
+@click.option("--providers-out", type=click.Path(dir_okay=False), default=None, help="Write providers JSONL (n_items, weight).")
+def score(events, items_path, test_from, test_until, output, model, profile, positive_threshold, candidates,
+          exclude_seen, provider_from, cold, neighbors, shrink, providers_out) -> None:
+    """Fit a base scorer on EVENTS before --test-from and emit one request per positive
+    test interaction, in time order, with candidates, scores and providers."""
+    import orjson
+
+    from mstk.io import ErrorPolicy, emit_summary, iter_records, open_input, open_output
+    from mstk.recsys.requests import RequestOptions, make_requests, parse_date
+
+    if candidates != "all" and not (candidates.isdigit() and int(candidates) > 0):
+        raise click.BadParameter("a positive number or 'all'", param_hint="'--candidates'")
+    try:
+        options = RequestOptions(
+            test_from=parse_date(test_from), test_until=parse_date(test_until) if test_until else None, model=model,
+            profile=profile, positive_threshold=positive_threshold, candidates=None if candidates == "all" else int(candidates),
+            exclude_seen=exclude_seen, provider_field=provider_from, cold=cold, neighbors=neighbors, shrink=shrink,
+        )
+    except Exception as exc:
+        raise click.UsageError(str(exc)) from None
+
+    def read(path: str, required: tuple[str, ...]) -> list[dict]:
+        stream, source = open_input(path)
+        policy = ErrorPolicy(source=source)
+        rows = []
+        for batch in iter_records(stream, policy):
+            for line, record in batch:
+                missing = [f for f in required if f not in record]
+                if missing:
+                    policy.bad(line, f"missing field(s) {', '.join(missing)}")
+                rows.append(record)
+        return rows
+
+    event_rows = read(events, ("user", "item", "ts"))
+    item_rows = read(items_path, ("item",))
+    requests, providers, stats = make_requests(event_rows, item_rows, options)
+    out = open_output(output)
+    for r in requests:
+        out.write(orjson.dumps(r, option=orjson.OPT_APPEND_NEWLINE))
+    out.flush()
+    if providers_out:
+        with open(providers_out, "wb") as f:
+            for row in providers:
+                f.write(orjson.dumps(row, option=orjson.OPT_APPEND_NEWLINE))
+    emit_summary({"command": "recsys score", **stats})

@@ -1,0 +1,10 @@
+"""Registers the real datasets the host can read from registry packages."""
+
+from mstk import hookimpl
+
+
+@hookimpl
+def register_datasets(register):
+    from mstk.data.movielens import MovieLens100K
+
+    register(MovieLens100K)
