@@ -4,7 +4,7 @@ use mstk_core::rerank::requests::{BadLine, ListResults, MissingProvider, Request
 use mstk_core::rerank::allocation::Rule;
 use mstk_core::rerank::bankfair::{run_bankfair as run_bankfair_core, Allocation, BankFairInputs, BankFairParams};
 use mstk_core::rerank::bankfair_plus::PlusParams;
-use mstk_core::rerank::{self as core, BatchSpec, Normalization, OnlineMethod, OnlineProblem, Ragged, TopKScratch};
+use mstk_core::rerank::{self as core, BatchSpec, Normalization, OnlineMethod, OnlineOutput, OnlineProblem, Ragged, TopKScratch};
 use numpy::{IntoPyArray, PyArray1, PyReadonlyArray1};
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyDict};
@@ -174,6 +174,11 @@ fn run_online<'py>(
             })
         })?
         .py()?;
+    lists_dict(py, out)
+}
+
+/// The lists of an online run as a dict of numpy arrays (moved, not copied).
+fn lists_dict(py: Python<'_>, out: OnlineOutput) -> PyResult<Bound<'_, PyDict>> {
     let d = PyDict::new(py);
     d.set_item("sel_offsets", out.sel_offsets.into_pyarray(py))?;
     d.set_item("sel", out.sel.into_pyarray(py))?;
@@ -283,12 +288,7 @@ fn run_bankfair<'py>(
             })
         })?
         .py()?;
-    let d = PyDict::new(py);
-    d.set_item("sel_offsets", out.lists.sel_offsets.into_pyarray(py))?;
-    d.set_item("sel", out.lists.sel.into_pyarray(py))?;
-    d.set_item("dcg", out.lists.dcg.into_pyarray(py))?;
-    d.set_item("idcg", out.lists.idcg.into_pyarray(py))?;
-    d.set_item("exposure", out.lists.exposure.into_pyarray(py))?;
+    let d = lists_dict(py, out.lists)?;
     d.set_item("allocated", out.allocated.into_pyarray(py))?;
     d.set_item("delivered", out.delivered.into_pyarray(py))?;
     Ok(d)

@@ -143,41 +143,36 @@ impl<'a> Cursor<'a> {
 /// Length of the JSON number at the start of `s` (grammar checked), or None.
 #[inline]
 fn json_number_len(s: &[u8]) -> Option<usize> {
-    let mut i = 0;
-    if s.first() == Some(&b'-') {
-        i += 1;
-    }
-    match s.get(i) {
-        Some(b'0') => i += 1,
-        Some(b'1'..=b'9') => {
-            while matches!(s.get(i), Some(b'0'..=b'9')) {
-                i += 1;
-            }
-        }
-        _ => return None,
-    }
-    if s.get(i) == Some(&b'.') {
-        i += 1;
-        let start = i;
+    // index just past a run of digits starting at i
+    let digits = |mut i: usize| {
         while matches!(s.get(i), Some(b'0'..=b'9')) {
             i += 1;
         }
-        if i == start {
+        i
+    };
+    let mut i = usize::from(s.first() == Some(&b'-'));
+    match s.get(i) {
+        Some(b'0') => i += 1,
+        Some(b'1'..=b'9') => i = digits(i),
+        _ => return None,
+    }
+    if s.get(i) == Some(&b'.') {
+        let end = digits(i + 1);
+        if end == i + 1 {
             return None;
         }
+        i = end;
     }
     if matches!(s.get(i), Some(b'e' | b'E')) {
         i += 1;
         if matches!(s.get(i), Some(b'+' | b'-')) {
             i += 1;
         }
-        let start = i;
-        while matches!(s.get(i), Some(b'0'..=b'9')) {
-            i += 1;
-        }
-        if i == start {
+        let end = digits(i);
+        if end == i {
             return None;
         }
+        i = end;
     }
     Some(i)
 }
