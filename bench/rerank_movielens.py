@@ -12,7 +12,7 @@ import orjson
 
 from _common import WORK, environment, python, timed_run, write_results
 
-METHODS = ["topk", "bankfair", "bankfair_plus", "pmmf", "min_regularizer", "cpfair", "k_neighbor", "tfrom"]
+METHODS = ["topk", "bankfair", "bankfair_plus", "pmmf", "min_regularizer", "cpfair", "k_neighbor", "tfrom", "fairrec"]
 SHOW = ["ndcg", "vio", "mmr_by_user", "var_by_user", "esp", "gini", "mmf", "hr"]
 
 

@@ -126,6 +126,7 @@ fn parse_method(method: &str, params: Option<&Bound<'_, PyDict>>) -> PyResult<On
         "min_regularizer" => Ok(OnlineMethod::MinRegularizer { lambda: get_f64("lambda", 30.0)?, batch: batch()? }),
         "cpfair" => Ok(OnlineMethod::CpFair { lambda: get_f64("lambda", 1.0)?, batch: batch()? }),
         "tfrom" => Ok(OnlineMethod::Tfrom { share: share()? }),
+        "fairrec" => Ok(OnlineMethod::FairRec { alpha: get_f64("alpha", 0.8)?, batch: batch()? }),
         "pmmf" => Ok(OnlineMethod::Pmmf {
             lambda: get_f64("lambda", 0.1)?,
             eta: get_f64("eta", 1e-3)?,

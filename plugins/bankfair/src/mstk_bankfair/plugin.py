@@ -10,7 +10,7 @@ from mstk import hookimpl
 @hookimpl
 def register_rerankers(register):
     from mstk_bankfair.bankfair import BankFair, BankFairPlus
-    from mstk_bankfair.baselines import CpFair, KNeighbor, MinRegularizer, Pmmf, Tfrom
+    from mstk_bankfair.baselines import CpFair, FairRec, KNeighbor, MinRegularizer, Pmmf, Tfrom
 
-    for method in (BankFair, BankFairPlus, Pmmf, MinRegularizer, CpFair, KNeighbor, Tfrom):
+    for method in (BankFair, BankFairPlus, Pmmf, MinRegularizer, CpFair, KNeighbor, Tfrom, FairRec):
         register(method)

@@ -40,6 +40,12 @@ pub enum OnlineMethod {
     /// in order with the best remaining items. Exposure is position-weighted (w_k) and the
     /// list keeps its fill order.
     Tfrom { share: Vec<f64> },
+    /// FairRec (offline per batch; producers are the ragged batch's "providers", which the
+    /// caller may set to items): ℓ = ⌊α·T_b·K/n⌋ copies per producer handed out in
+    /// ⌈ℓ·n/T_b⌉ greedy round-robin rounds in request order (each request takes its best
+    /// producer with copies left and not yet in its list; the phase stops for everyone when
+    /// one request finds none), then every list is filled to K with its best remaining items.
+    FairRec { alpha: f64, batch: BatchSpec },
     /// P-MMF (online mirror descent on max-min fairness duals): providers with no budget
     /// left (ρ_p·T_b·K slots per batch) are blocked; μ follows a momentum-smoothed step
     /// projected onto {Σ_{p∈S} ρ_p μ_p ≥ −λ for every S} (closed form, see `pmmf_project`).
@@ -227,6 +233,70 @@ pub fn pmmf_project(mu: &mut [f64], rho: &[f64], lambda: f64) {
     }
 }
 
+fn run_fairrec(problem: &OnlineProblem, alpha: f64, lens: &[usize], sel_offsets: &[i64], out: &mut OutLists) {
+    let req = &problem.requests;
+    let k = problem.k.min(longest_request(req));
+    let weights = position_weights(k);
+    let n_prod = req.n_providers;
+    let mut copies = vec![0usize; n_prod];
+    let mut cursor = 0usize;
+    for &len in lens {
+        let batch = &problem.order[cursor..cursor + len];
+        cursor += len;
+        let per_producer = ((alpha * len as f64 * k as f64) / n_prod as f64).floor() as usize;
+        let rounds = (per_producer * n_prod).div_ceil(len.max(1));
+        copies.iter_mut().for_each(|c| *c = per_producer);
+        // each request's candidates by score (ties → lower position), and its list so far
+        let ranked: Vec<Vec<u32>> = batch
+            .iter()
+            .map(|&t| {
+                let s = &req.score[req.range(t as usize)];
+                let mut r: Vec<u32> = (0..s.len() as u32).collect();
+                r.sort_by(|&a, &b| s[b as usize].total_cmp(&s[a as usize]).then(a.cmp(&b)));
+                r
+            })
+            .collect();
+        let mut lists: Vec<Vec<u32>> = vec![Vec::new(); len];
+        'phase1: for _ in 0..rounds {
+            for (u, &t) in batch.iter().enumerate() {
+                let t = t as usize;
+                let k_t = k.min(req.range(t).len());
+                if lists[u].len() >= k_t {
+                    continue;
+                }
+                let prov = &req.provider[req.range(t)];
+                let pick = ranked[u].iter().copied().find(|&j| {
+                    let p = prov[j as usize] as usize;
+                    copies[p] > 0 && !lists[u].iter().any(|&c| prov[c as usize] as usize == p)
+                });
+                match pick {
+                    Some(j) => {
+                        copies[prov[j as usize] as usize] -= 1;
+                        lists[u].push(j);
+                    }
+                    None => break 'phase1, // as the original: one stuck request ends the phase
+                }
+            }
+        }
+        for (u, &t) in batch.iter().enumerate() {
+            let t = t as usize;
+            let s = &req.score[req.range(t)];
+            let k_t = k.min(s.len());
+            let list = &mut lists[u];
+            for &j in &ranked[u] {
+                if list.len() >= k_t {
+                    break;
+                }
+                if !list.contains(&j) {
+                    list.push(j);
+                }
+            }
+            list.sort_by(|&a, &b| s[b as usize].total_cmp(&s[a as usize]).then(a.cmp(&b)));
+            out.record(req, t, sel_offsets[t] as usize, list, &weights);
+        }
+    }
+}
+
 fn run_tfrom(problem: &OnlineProblem, share: &[f64], sel_offsets: &[i64], out: &mut OutLists) {
     let req = &problem.requests;
     let k = problem.k.min(longest_request(req));
@@ -409,6 +479,13 @@ pub fn run_online(problem: &OnlineProblem, method: &OnlineMethod) -> CoreResult<
                 true
             });
         }
+        OnlineMethod::FairRec { alpha, batch } => {
+            if !(alpha.is_finite() && *alpha > 0.0 && *alpha <= 1.0) {
+                return Err(CoreError::parameter(format!("fairrec needs alpha in (0, 1], got {alpha}")));
+            }
+            let lens = batch_lengths(problem.order, problem.interval, *batch)?;
+            run_fairrec(problem, *alpha, &lens, &sel_offsets, &mut out_lists);
+        }
         OnlineMethod::Tfrom { share } => {
             if share.len() != req.n_providers || share.iter().any(|x| !(x.is_finite() && *x >= 0.0)) {
                 return Err(CoreError::shape("tfrom needs one finite share >= 0 per provider"));
@@ -480,6 +557,16 @@ mod tests {
         check(&[0.5, 0.25, 0.25], &[-2.0, -1.0, 1.0], &[-1.0, 0.0, 1.0]);
         check(&[0.25; 4], &[-4.0, -1.0, 0.5, 2.0], &[-2.0, 0.0, 0.5, 2.0]);
         check(&[0.5, 0.25, 0.25], &[-0.5, 1.0, 1.0], &[-0.5, 1.0, 1.0]);
+    }
+
+    #[test]
+    fn fairrec_spec_vector_7() {
+        // α 1, producers = providers, users (x .9, y .5), (x .8, y .7): ℓ = R = 1 → [x], [y]
+        let (off, s, p) = ([0, 2, 4], [0.9, 0.5, 0.8, 0.7], [0, 1, 0, 1]);
+        let pr = problem(&off, &s, &p, 2, &[0, 1], &[0, 0], &[1.0, 1.0], 1);
+        let out = run_online(&pr, &OnlineMethod::FairRec { alpha: 1.0, batch: BatchSpec::Interval }).unwrap();
+        assert_eq!(out.sel, vec![0, 1]);
+        assert!(run_online(&pr, &OnlineMethod::FairRec { alpha: 0.0, batch: BatchSpec::All }).is_err());
     }
 
     #[test]
