@@ -67,10 +67,10 @@ def run_bankfair(batch: RerankBatch, ctx: RerankContext, params: dict[str, Any],
     core_params = dict(params)
     if plus:
         given = core_params.pop("v_ref", "auto")
-        if given == "auto":
+        if given == "auto" and batch.n_providers:
             top = run_online(batch, ctx, "topk").exposure
             v_ref = float(np.var(np.divide(top, gamma, out=np.zeros_like(top), where=gamma > 0)))
-        else:
+        elif given != "auto":
             v_ref = float(given)
     out = _core.run_bankfair(
         batch.offsets, batch.score, batch.provider, batch.n_providers, batch.order, index, ctx.k,

@@ -15,6 +15,8 @@ def provider_share(batch: RerankBatch, ctx: RerankContext, deserved: str | None 
     """share_p: equal (1/|P|), ∝ n_items, or ∝ weight."""
     deserved = deserved or ctx.deserved
     n = batch.n_providers
+    if n == 0:  # no candidate anywhere: nothing to share
+        return np.zeros(0)
     if deserved == "equal":
         return np.full(n, 1.0 / n)
     raw = np.asarray(ctx.n_items if deserved == "items" else ctx.weight, dtype=np.float64)
