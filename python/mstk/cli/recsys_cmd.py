@@ -72,3 +72,49 @@ def score(events, items_path, test_from, test_until, output, model, profile, pos
             for row in providers:
                 f.write(orjson.dumps(row, option=orjson.OPT_APPEND_NEWLINE))
     emit_summary({"command": "recsys score", **stats})
+
+
+@recsys.command("synth")
+@click.option("-o", "--output", default="-", show_default=True, help="Requests JSONL ('-' = stdout).")
+@click.option("--providers-out", type=click.Path(dir_okay=False), default=None, help="Providers JSONL with min_exposure.")
+@click.option("--providers", "n_providers", type=click.IntRange(min=1), default=20, show_default=True)
+@click.option("--items-per-provider", type=click.IntRange(min=1), default=20, show_default=True)
+@click.option("--provider-sizes", type=click.Choice(["equal", "zipf"]), default="equal", show_default=True)
+@click.option("--users", type=click.IntRange(min=1), default=300, show_default=True)
+@click.option("--intervals", type=click.IntRange(min=1), default=14, show_default=True)
+@click.option("--base-traffic", type=click.FloatRange(min=0), default=50.0, show_default=True)
+@click.option("--amplitude", type=click.FloatRange(0, 1), default=0.9, show_default=True, help="Traffic swing: r_n ∝ 1 + amplitude·sin(2πn/period).")
+@click.option("--period", type=click.FloatRange(min=0, min_open=True), default=7.0, show_default=True)
+@click.option("--traffic-noise", type=click.FloatRange(min=0), default=0.1, show_default=True)
+@click.option("--popularity-zipf", type=click.FloatRange(min=0), default=1.0, show_default=True)
+@click.option("--dim", type=click.IntRange(min=1), default=8, show_default=True)
+@click.option("--candidates", default="all", show_default=True, help="Candidates per request: 'all' or a number.")
+@click.option("--min-exposure-quantile", type=click.FloatRange(0, 1), default=0.5, show_default=True)
+@click.option("-k", type=click.IntRange(min=1), default=10, show_default=True)
+@click.option("--seed", type=int, default=0, show_default=True)
+def synth_command(output, providers_out, n_providers, items_per_provider, provider_sizes, users, intervals, base_traffic,
+                  amplitude, period, traffic_noise, popularity_zipf, dim, candidates, min_exposure_quantile, k, seed) -> None:
+    """Seeded synthetic requests with fluctuating traffic (every record says "synthetic": true)."""
+    import orjson
+
+    from mstk.io import emit_summary, open_output
+    from mstk.recsys.synth import SynthOptions, synth
+
+    if candidates != "all" and not (candidates.isdigit() and int(candidates) > 0):
+        raise click.BadParameter("a positive number or 'all'", param_hint="'--candidates'")
+    options = SynthOptions(
+        providers=n_providers, items_per_provider=items_per_provider, provider_sizes=provider_sizes, users=users,
+        intervals=intervals, base_traffic=base_traffic, amplitude=amplitude, period=period, traffic_noise=traffic_noise,
+        popularity_zipf=popularity_zipf, dim=dim, candidates=None if candidates == "all" else int(candidates),
+        min_exposure_quantile=min_exposure_quantile, k=k, seed=seed,
+    )
+    requests, providers, stats = synth(options)
+    out = open_output(output)
+    for r in requests:
+        out.write(orjson.dumps(r, option=orjson.OPT_APPEND_NEWLINE))
+    out.flush()
+    if providers_out:
+        with open(providers_out, "wb") as f:
+            for row in providers:
+                f.write(orjson.dumps(row, option=orjson.OPT_APPEND_NEWLINE))
+    emit_summary({"command": "recsys synth", **stats})
