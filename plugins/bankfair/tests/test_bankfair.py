@@ -162,3 +162,22 @@ def test_bankfair_plus_delta_sweep_trend(seed):
         assert n1 >= n0 - 1e-3 and mmr1 >= mmr0 - 1e-3
         assert var1 <= var0 + 1e-3 and esp1 <= esp0 + 1e-3
     assert rows[-1][1] > rows[0][1]  # δ = 10 visibly lifts the worst-served request
+
+
+def test_metrics_file_reports_module_1(tmp_path):
+    records = synthetic(seed=5)
+    path, metrics = tmp_path / "r.jsonl", tmp_path / "metrics.json"
+    path.write_bytes(jsonl(records))
+    pm = fresh_plugin_manager(entry_points=True)
+    result = run_cli(["rerank", str(path), "-m", "bankfair", "-k", "5", "--min-exposure", "50", "--metrics", str(metrics)], pm=pm, env=ENV)
+    assert result.exit_code == 0, result.stderr
+    report = orjson.loads(metrics.read_bytes())
+    assert report["method"] == "bankfair" and [p["interval"] for p in report["per_interval"]] == list(range(10))
+    served = {}
+    for row in report["per_interval"]:
+        for p, a in row["allocated"].items():
+            served[p] = served.get(p, 0.0) + min(a, row["delivered"].get(p, 0.0))
+    assert all(v <= 50 + 1e-9 for v in served.values())
+    assert sum(sum(r["delivered"].values()) for r in report["per_interval"]) == 5 * len(records)
+    top = run_cli(["rerank", str(path), "-m", "topk", "--metrics", str(metrics)], pm=pm, env=ENV)
+    assert top.exit_code == 0 and orjson.loads(metrics.read_bytes())["per_interval"] == []

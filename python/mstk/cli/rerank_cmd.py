@@ -55,11 +55,13 @@ def load_config_params(path: str) -> dict[str, Any]:
               help="γ_p = K·T·share_p with share equal, ∝ n_items or ∝ weight.")
 @click.option("--forecast", type=click.Choice(["oracle", "last", "mean"]), default="oracle", show_default=True,
               help="Traffic forecaster of BankFair's allocation (oracle looks ahead: a replay knows the counts).")
+@click.option("--metrics", "metrics_path", type=click.Path(dir_okay=False), default=None,
+              help="Write the run's per-interval allocations and deliveries (BankFair's Module 1) and exposure as JSON.")
 @click.option("--list-methods", is_flag=True, help="Print the available methods and their parameters as JSON, then exit.")
 @click.pass_obj
 def rerank(pm, common: CommonOptions, method: str, k: int, param_pairs, config, providers_path, interval_length,
            ts_unit, normalize, keep_candidates, missing_provider, min_exposure, beta, deserved, forecast,
-           list_methods) -> None:
+           metrics_path, list_methods) -> None:
     """Re-rank each request's candidates into a top-K list, online, in time order.
 
     INPUT is JSONL with one request per line: "items", "scores", "providers" arrays (or
@@ -116,6 +118,12 @@ def rerank(pm, common: CommonOptions, method: str, k: int, param_pairs, config, 
         policy.close()
         if common.output != "-":
             out.close()
+    if metrics_path:
+        with open(metrics_path, "wb") as f:
+            f.write(orjson.dumps({
+                "method": method, "params": params, "k": k, "provider_exposure": dict(sorted(job.exposure.items())),
+                "per_interval": job.allocations,
+            }, option=orjson.OPT_INDENT_2 | orjson.OPT_APPEND_NEWLINE))
     emit_summary({
         "command": "rerank", "method": method, "k": k, "params": params, "records_in": job.records_read,
         "records_out": n_out, "skipped": len(policy.skipped), "seconds": watch.seconds,

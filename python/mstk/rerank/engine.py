@@ -119,6 +119,8 @@ class RerankJob:
     exposure: dict[str, float] = field(default_factory=dict)
     # non-blank input lines seen, good or bad: counted here, not derived from the output
     records_read: int = 0
+    # per interval: Module 1's allocations M_{p,n} and deliveries, for methods that plan them
+    allocations: list[dict[str, Any]] = field(default_factory=list)
     min_exposure: float | None = None
     beta: float = 0.9
     deserved: str = "equal"
@@ -165,6 +167,7 @@ class RerankJob:
             fill_list_metrics(result, batch, ctx)
         for name, e in zip(batch.provider_names, result.exposure.tolist()):
             self.exposure[name] = self.exposure.get(name, 0.0) + e
+        self._keep_allocations(result, batch)
         try:
             out = parsed.write_results(interval, score, result.sel_offsets, result.sel, result.dcg, result.idcg, self.threads)
         except _core.RecordError as exc:
@@ -190,6 +193,19 @@ class RerankJob:
             min_exposure_given=min_exposure_given, min_exposure_default=self.min_exposure, beta=self.beta,
             deserved=self.deserved, forecast=self.forecast,
         )
+
+    def _keep_allocations(self, result: RerankResult, batch: RerankBatch) -> None:
+        allocated, delivered = result.extra.get("allocated"), result.extra.get("delivered")
+        if allocated is None or delivered is None:
+            return
+        first = int(batch.interval.min()) if batch.n_requests else 0
+        names = batch.provider_names
+        for n, (a_row, d_row) in enumerate(zip(allocated.tolist(), delivered.tolist())):
+            self.allocations.append({
+                "interval": first + n,
+                "allocated": {p: a for p, a in zip(names, a_row) if a},
+                "delivered": {p: d for p, d in zip(names, d_row) if d},
+            })
 
     def _check(self, result: RerankResult, batch: RerankBatch) -> None:
         # A third-party method could return anything: catch shape errors here, with the
