@@ -88,7 +88,7 @@ impl PlusSelector {
                 list.sort_by(|&a, &b| s[b as usize].total_cmp(&s[a as usize]).then(a.cmp(&b)));
                 let v = value(&list);
                 // subsets come in lexicographic order: only a strictly better one replaces
-                if best.as_ref().map_or(true, |(bv, _)| v > *bv) {
+                if best.as_ref().is_none_or(|(bv, _)| v > *bv) {
                     best = Some((v, list));
                 }
             });
@@ -99,7 +99,7 @@ impl PlusSelector {
             // exact: the best single candidate (unblocked ones first, ties → lower position)
             let mut best: Option<(bool, f64, u32)> = None;
             for j in 0..s.len() as u32 {
-                let is_blocked = blocked.map_or(false, |b| b[prov[j as usize] as usize]);
+                let is_blocked = blocked.is_some_and(|b| b[prov[j as usize] as usize]);
                 let v = value(&[j]);
                 let better = match best {
                     None => true,

@@ -220,7 +220,7 @@ pub fn scan(line: &[u8], base: usize, skip_output_fields: &[&str], rec: &mut Fas
                         return None; // repeated key: let serde decide
                     }
                     if !skip_output_fields.contains(&name) {
-                        rec.kept.push(FastField { key: key, value });
+                        rec.kept.push(FastField { key, value });
                     } else {
                         // still remember it for the repeated-key check
                         rec.kept.push(FastField { key, value: (usize::MAX, 0) });

@@ -594,7 +594,7 @@ impl RequestBatch {
         if saw[3] && has_arrays {
             return Err("give either 'candidates' or 'items'/'scores'/'providers', not both".into());
         }
-        if !saw[3] && !(saw[0] && saw[1]) {
+        if !(saw[3] || saw[0] && saw[1]) {
             return Err("missing 'items' and 'scores' (or 'candidates')".into());
         }
         let n = scratch.items.len();
@@ -648,7 +648,7 @@ impl RequestBatch {
         self.offsets.push(self.item_text.len() as i64);
         self.interval.push(interval.unwrap_or(MISSING_INTERVAL));
         self.ts.push(ts.unwrap_or(f64::NAN));
-        self.kept.extend(scratch.kept.drain(..));
+        self.kept.append(&mut scratch.kept);
         self.kept_offsets.push(self.kept.len());
         Ok(())
     }

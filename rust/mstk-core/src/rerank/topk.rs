@@ -52,6 +52,7 @@ const INSERTION_MAX_K: usize = 32;
 /// `score`, `provider` have the request's n candidates; `price` is indexed by provider id
 /// (callers guarantee ids are in range, see `Ragged::new`); `blocked`, when given, is
 /// indexed by provider id too.
+#[allow(clippy::too_many_arguments)] // the kernel's contract (specs/rerank.md): one argument per input
 pub fn topk_priced(
     score: &[f64],
     provider: &[i32],
@@ -71,7 +72,7 @@ pub fn topk_priced(
     let entry = |j: usize| {
         let p = provider[j] as usize;
         Entry {
-            blocked: blocked.map_or(false, |b| b[p]),
+            blocked: blocked.is_some_and(|b| b[p]),
             key: match price {
                 Some(pr) => w * score[j] - pr[p],
                 None => w * score[j],
