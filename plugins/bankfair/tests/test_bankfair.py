@@ -116,7 +116,7 @@ def test_allocations_never_exceed_the_estate():
     assert delivered.sum() == 5 * len(records)
 
 
-@pytest.mark.parametrize("param, message", [("claim_mult=2.5", "(1, 2)"), ("variant=official", "must be one of"), ("gamma=0", "(0, 1]")])
+@pytest.mark.parametrize("param, message", [("claim_mult=2.5", "(1, 2)"), ("variant=paper", "must be one of"), ("gamma=0", "(0, 1]")])
 def test_bad_parameters_are_usage_errors(param, message):
     result = run_cli(["rerank", "-m", "bankfair", "-p", param, "-"], input=b"", pm=fresh_plugin_manager(entry_points=True), env=ENV)
     assert result.exit_code == 2 and message.encode() in result.stderr
@@ -181,3 +181,19 @@ def test_metrics_file_reports_module_1(tmp_path):
     assert sum(sum(r["delivered"].values()) for r in report["per_interval"]) == 5 * len(records)
     top = run_cli(["rerank", str(path), "-m", "topk", "--metrics", str(metrics)], pm=pm, env=ENV)
     assert top.exit_code == 0 and orjson.loads(metrics.read_bytes())["per_interval"] == []
+
+
+def test_official_variant_reproduces_the_spec_example(tmp_path):
+    """specs/rerank.md test 5(b): official units, |I| = 2 distinct items, lr .01 (step 70.71),
+    θ .25 with the size penalty (c = .175), caps ρ = .7: μ saturates at −c for both providers,
+    so B is never shown, in either order."""
+    providers = SPEC_PROVIDERS
+    for first, second in (([0.9, 0.2], [0.9, 0.85]), ([0.9, 0.85], [0.9, 0.2])):
+        records = [{"items": ["a", "b"], "scores": first, "providers": ["A", "B"], "interval": 0},
+                   {"items": ["a", "b"], "scores": second, "providers": ["A", "B"], "interval": 0}]
+        out, summary = rerank(["-m", "bankfair", "-k", "1", "--normalize", "none", "-p", "variant=official"], records, providers, tmp_path)
+        assert [r["rec_items"] for r in out] == [["a"], ["a"]]
+        assert summary["params"]["penalty"] == "size" and summary["params"]["caps"] == "share"  # official defaults
+    # given explicitly, a setting wins over the official default
+    _, summary = rerank(["-m", "bankfair", "-p", "variant=official", "-p", "caps=off"], two([0.9, 0.2], [0.9, 0.85]), providers, tmp_path)
+    assert summary["params"]["caps"] == "off"

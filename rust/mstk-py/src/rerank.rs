@@ -235,6 +235,7 @@ fn bankfair_params(params: Option<&Bound<'_, PyDict>>, plus: bool) -> PyResult<B
         allocation: [Allocation::Talmud, Allocation::Proportional, Allocation::Equal][choice("allocation", "talmud", &["talmud", "proportional", "equal"])?],
         window: get("window")?.map_or(Ok(3), |v| v.extract())?,
         claim_mult: f("claim_mult", 1.1)?,
+        official: choice("variant", "consistent", &["consistent", "official"])? == 1,
         plus: if plus {
             Some(PlusParams {
                 delta: f("delta", 1.0)?,

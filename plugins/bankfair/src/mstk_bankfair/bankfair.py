@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 from mstk.errors import ParameterError
@@ -41,12 +42,14 @@ class BankFair(Reranker):
     priority = "P0"
     fidelity = (
         "BankFair (arXiv:2405.16120): Module 1 and the dual loop follow the official code; "
-        "default variant=consistent fixes its unit mismatch (variant=official is not implemented yet); "
+        "default variant=consistent fixes its unit mismatch, variant=official reproduces it; "
         "the paper's GRU forecaster is replaced by --forecast oracle|last|mean"
     )
     params = (
-        Param("variant", str, "consistent", "consistent units (the official variant is not implemented yet)", choices=("consistent",),
-              official="official"),
+        Param("variant", str, "consistent", "consistent units, or the official code's (reproduction only)",
+              choices=("consistent", "official"), official="official"),
+        Param("lr", float, 0.01, "official variant: learning rate; step = √|I|/(2·lr), |I| = distinct items",
+              official=0.01, validate=positive("lr")),
         Param("theta", float, 0.25, "bound c of the boost −μ_p (or its scale with penalty=size)", official=0.25,
               validate=non_negative("theta")),
         Param("penalty", str, "uniform", "c_p = θ (uniform) or larger for small providers (size)", choices=("uniform", "size"),
@@ -64,9 +67,26 @@ class BankFair(Reranker):
         Param("claim_mult", float, 1.1, "claims = claim_mult·ω over the window", validate=claim_multiplier),
     )
 
+    # variant=official changes these defaults to the official code's (unless given)
+    OFFICIAL_DEFAULTS = {"penalty": "size", "caps": "share"}
+
+    @classmethod
+    def resolve_params(cls, given: dict[str, Any]) -> dict[str, Any]:
+        params = super().resolve_params(given)
+        if params["variant"] == "official":
+            params.update({name: value for name, value in cls.OFFICIAL_DEFAULTS.items() if name not in given})
+        return params
+
     def run(self, batch: RerankBatch, ctx: RerankContext, params: dict[str, Any], state: bytes | None = None) -> RerankResult:
-        core = {name: value for name, value in params.items() if name != "variant"}
-        return kernels.run_bankfair(batch, ctx, core)
+        return kernels.run_bankfair(batch, ctx, self.core_params(batch, params))
+
+    @staticmethod
+    def core_params(batch: RerankBatch, params: dict[str, Any]) -> dict[str, Any]:
+        core = {name: value for name, value in params.items() if name != "lr"}
+        if params["variant"] == "official":
+            # the official step, through its units: √|I|/(2·lr) with |I| the distinct items
+            core["step"] = math.sqrt(len(batch.item_names)) / (2 * params["lr"])
+        return core
 
 
 def v_ref_value(value: str) -> None:
@@ -104,5 +124,4 @@ class BankFairPlus(BankFair):
     )
 
     def run(self, batch: RerankBatch, ctx: RerankContext, params: dict[str, Any], state: bytes | None = None) -> RerankResult:
-        core = {name: value for name, value in params.items() if name != "variant"}
-        return kernels.run_bankfair(batch, ctx, core, plus=True)
+        return kernels.run_bankfair(batch, ctx, self.core_params(batch, params), plus=True)

@@ -43,6 +43,9 @@ pub struct BankFairParams {
     /// BankFair+ list selection (regret-aware, with a provider-variance price) instead of
     /// BankFair's priced top-K; Module 1 and the dual update stay the same.
     pub plus: Option<PlusParams>,
+    /// `variant=official`: the official code's gradient (interval totals M or B⁰ against
+    /// cnt/K) and a lower bound only; `step` is then √|I|/(2·lr), set by the caller.
+    pub official: bool,
 }
 
 /// Per-provider and per-interval inputs the host prepares.
@@ -217,11 +220,22 @@ pub fn run_bankfair(problem: &OnlineProblem, params: &BankFairParams, inputs: &B
                 cnt[prov[j as usize] as usize] += 1.0;
             }
             for p in 0..n_prov {
-                let goal = if !params.caps || mu[p] < 0.0 { target[p] } else { rho[p] * k as f64 };
-                let g = params.gamma * (goal - cnt[p]) + (1.0 - params.gamma) * g_cum[p];
+                let gradient = if params.official {
+                    // the official code's units: interval totals against a per-request share
+                    let goal = if mu[p] < 0.0 { alloc_now[p] } else { rho[p] * inputs.traffic[n] * k as f64 };
+                    goal - cnt[p] / k as f64
+                } else {
+                    let goal = if !params.caps || mu[p] < 0.0 { target[p] } else { rho[p] * k as f64 };
+                    goal - cnt[p]
+                };
+                let g = params.gamma * gradient + (1.0 - params.gamma) * g_cum[p];
                 g_cum[p] = g;
-                let upper = if params.caps { f64::INFINITY } else { 0.0 };
-                mu[p] = (mu[p] - params.step * g).clamp(-bound[p], upper);
+                mu[p] = if params.official {
+                    (mu[p] - params.step * g).max(-bound[p]) // the official solve bounds μ below only
+                } else {
+                    let upper = if params.caps { f64::INFINITY } else { 0.0 };
+                    (mu[p] - params.step * g).clamp(-bound[p], upper)
+                };
                 if cnt[p] > 0.0 {
                     delivered[n * n_prov + p] += cnt[p];
                     remaining_cap[p] -= cnt[p];
@@ -281,6 +295,7 @@ mod tests {
             window: 3,
             claim_mult: 1.1,
             plus: None,
+            official: false,
         }
     }
 
@@ -309,6 +324,38 @@ mod tests {
         let problem = OnlineProblem { requests: Ragged::new(&off, &s, &p, 2).unwrap(), order: &[0, 1], interval: &[0, 0], weight: &[1.0, 1.0], k: 1 };
         let out = run_bankfair(&problem, &params(0.1, 1.0, 1.0), &inputs).unwrap();
         assert_eq!(out.lists.sel, vec![0, 0]);
+    }
+
+    #[test]
+    fn spec_vector_5b_official_variant() {
+        // |I| = 2, lr .01 → step √2/(2·.01) = 70.71; θ .25, penalty size with n = (1, 1) → c = .175;
+        // equal weights → ρ = .7, B⁰ = 1.4; γ = .2: after request 1 μ = (−.175, −.175) and B
+        // is never shown, in either order.
+        for scores in [[0.9, 0.2, 0.9, 0.85], [0.9, 0.85, 0.9, 0.2]] {
+            let (off, p) = ([0, 2, 4], [0, 1, 0, 1]);
+            let problem = OnlineProblem { requests: Ragged::new(&off, &scores, &p, 2).unwrap(), order: &[0, 1], interval: &[0, 0], weight: &[1.0, 1.0], k: 1 };
+            let inputs = BankFairInputs {
+                min_exposure: &[0.0, 1.0],
+                n_items: &[1.0, 1.0],
+                share: &[0.5, 0.5],
+                interval_index: &[0, 0],
+                traffic: &[2.0],
+                forecast: &[2.0, 0.0, 0.0],
+                gamma: &[],
+                v_ref: 0.0,
+            };
+            let official = BankFairParams {
+                theta: 0.25,
+                penalty_by_size: true,
+                caps: true,
+                step: 2f64.sqrt() / (2.0 * 0.01),
+                official: true,
+                ..params(0.25, 1.0, 0.2)
+            };
+            let out = run_bankfair(&problem, &official, &inputs).unwrap();
+            assert_eq!(out.lists.sel, vec![0, 0], "{scores:?}");
+            assert_eq!(out.delivered, vec![2.0, 0.0]);
+        }
     }
 
     #[test]
