@@ -14,6 +14,7 @@ BUILTIN_COMMANDS: tuple[str, ...] = (
     "mstk.cli.plugins_cmd:plugins",
     "mstk.cli.rerank_cmd:rerank",
     "mstk.cli.eval_rerank_cmd:eval_rerank",
+    "mstk.cli.rerank_sweep_cmd:rerank_sweep",
     "mstk.cli.data_cmd:data",
     "mstk.cli.recsys_cmd:recsys",
 )
