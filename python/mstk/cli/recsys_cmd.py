@@ -5,6 +5,18 @@ from __future__ import annotations
 import click
 
 
+def write_stream(output: str, requests: list[dict], providers_out: str | None, providers: list[dict]) -> None:
+    """Requests as JSONL to OUTPUT, and the providers table when asked for."""
+    from mstk.io import dumps_records, open_output
+
+    out = open_output(output)
+    out.write(dumps_records(requests))
+    out.flush()
+    if providers_out:
+        with open(providers_out, "wb") as f:
+            f.write(dumps_records(providers))
+
+
 @click.group("recsys")
 def recsys() -> None:
     """Base recommenders and re-ranking request streams (input for `mstk rerank`)."""
@@ -32,9 +44,7 @@ def score(events, items_path, test_from, test_until, output, model, profile, pos
           exclude_seen, provider_from, cold, neighbors, shrink, providers_out) -> None:
     """Fit a base scorer on EVENTS before --test-from and emit one request per positive
     test interaction, in time order, with candidates, scores and providers."""
-    import orjson
-
-    from mstk.io import ErrorPolicy, emit_summary, iter_records, open_input, open_output
+    from mstk.io import ErrorPolicy, emit_summary, iter_records, open_input
     from mstk.recsys.requests import RequestOptions, make_requests, parse_date
 
     if candidates != "all" and not (candidates.isdigit() and int(candidates) > 0):
@@ -63,14 +73,7 @@ def score(events, items_path, test_from, test_until, output, model, profile, pos
     event_rows = read(events, ("user", "item", "ts"))
     item_rows = read(items_path, ("item",))
     requests, providers, stats = make_requests(event_rows, item_rows, options)
-    out = open_output(output)
-    for r in requests:
-        out.write(orjson.dumps(r, option=orjson.OPT_APPEND_NEWLINE))
-    out.flush()
-    if providers_out:
-        with open(providers_out, "wb") as f:
-            for row in providers:
-                f.write(orjson.dumps(row, option=orjson.OPT_APPEND_NEWLINE))
+    write_stream(output, requests, providers_out, providers)
     emit_summary({"command": "recsys score", **stats})
 
 
@@ -95,9 +98,7 @@ def score(events, items_path, test_from, test_until, output, model, profile, pos
 def synth_command(output, providers_out, n_providers, items_per_provider, provider_sizes, users, intervals, base_traffic,
                   amplitude, period, traffic_noise, popularity_zipf, dim, candidates, min_exposure_quantile, k, seed) -> None:
     """Seeded synthetic requests with fluctuating traffic (every record says "synthetic": true)."""
-    import orjson
-
-    from mstk.io import emit_summary, open_output
+    from mstk.io import emit_summary
     from mstk.recsys.synth import SynthOptions, synth
 
     if candidates != "all" and not (candidates.isdigit() and int(candidates) > 0):
@@ -109,12 +110,5 @@ def synth_command(output, providers_out, n_providers, items_per_provider, provid
         min_exposure_quantile=min_exposure_quantile, k=k, seed=seed,
     )
     requests, providers, stats = synth(options)
-    out = open_output(output)
-    for r in requests:
-        out.write(orjson.dumps(r, option=orjson.OPT_APPEND_NEWLINE))
-    out.flush()
-    if providers_out:
-        with open(providers_out, "wb") as f:
-            for row in providers:
-                f.write(orjson.dumps(row, option=orjson.OPT_APPEND_NEWLINE))
+    write_stream(output, requests, providers_out, providers)
     emit_summary({"command": "recsys synth", **stats})

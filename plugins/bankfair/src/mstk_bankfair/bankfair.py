@@ -9,23 +9,7 @@ from mstk.errors import ParameterError
 from mstk.rerank import Param, RerankBatch, RerankContext, RerankResult, Reranker
 from mstk.rerank import kernels
 
-from mstk_bankfair.baselines import non_negative
-
-
-def unit_interval(name: str, open_low: bool = False):
-    def check(value: float) -> None:
-        if not (0 < value <= 1 if open_low else 0 <= value <= 1):
-            raise ParameterError(f"parameter {name!r} must lie in {'(0, 1]' if open_low else '[0, 1]'}, got {value}")
-
-    return check
-
-
-def positive(name: str):
-    def check(value: float) -> None:
-        if value <= 0:
-            raise ParameterError(f"parameter {name!r} must be > 0, got {value}")
-
-    return check
+from mstk_bankfair.checks import non_negative, positive, unit_interval, unit_interval_open_low
 
 
 def claim_multiplier(value: float) -> None:
@@ -57,7 +41,7 @@ class BankFair(Reranker):
         Param("penalty_mix", float, 0.4, "mix of the size term in c_p", validate=unit_interval("penalty_mix")),
         Param("step", float, 1.0, "dual step size", validate=positive("step")),
         Param("gamma", float, 0.2, "weight of the newest gradient in the momentum average", official=0.2,
-              validate=unit_interval("gamma", open_low=True)),
+              validate=unit_interval_open_low("gamma")),
         Param("caps", str, "off", "per-interval caps ρ_p·r_n·K (share) or none (off)", choices=("off", "share"), official="share"),
         Param("cap_mix", float, 0.4, "mix of the equal term in ρ_p", validate=unit_interval("cap_mix")),
         Param("reset", str, "interval", "reset the duals every interval or never", choices=("interval", "never")),
@@ -100,10 +84,6 @@ def v_ref_value(value: str) -> None:
         raise ParameterError(f"parameter 'v_ref' must be 'auto' or a number >= 0, got {value!r}")
 
 
-def unit_open_low(name: str):
-    return unit_interval(name, open_low=True)
-
-
 class BankFairPlus(BankFair):
     """BankFair+: BankFair's floors and duals with regret-aware user satisfaction and a provider-variance goal."""
 
@@ -115,7 +95,7 @@ class BankFairPlus(BankFair):
     params = BankFair.params + (
         Param("delta", float, 1.0, "regret aversion δ of Z(q̃) = q̃^α + 1 − e^{δ(1−q̃)}", validate=non_negative("delta")),
         Param("lambda", float, 0.0, "weight of the provider-variance goal", validate=non_negative("lambda")),
-        Param("alpha", float, 1.0, "curvature α of the gain part of Z", official=1.0, validate=unit_open_low("alpha")),
+        Param("alpha", float, 1.0, "curvature α of the gain part of Z", official=1.0, validate=unit_interval_open_low("alpha")),
         Param("fp_iters", int, 5, "fixed-point iterations of the per-request solver", validate=positive("fp_iters")),
         Param("solver", str, "fixedpoint", "fixedpoint, or exhaustive (≤ 12 candidates, K ≤ 4: for checks)",
               choices=("fixedpoint", "exhaustive")),

@@ -8,13 +8,7 @@ from mstk.errors import ParameterError
 from mstk.rerank import Param, RerankBatch, RerankContext, RerankResult, Reranker
 from mstk.rerank import kernels
 
-
-def non_negative(name: str):
-    def check(value: float) -> None:
-        if value < 0:
-            raise ParameterError(f"parameter {name!r} must be >= 0, got {value}")
-
-    return check
+from mstk_bankfair.checks import at_least_one, non_negative, positive, unit_interval_open_low
 
 
 def parse_batch(value: str) -> str | int:
@@ -29,14 +23,6 @@ def parse_batch(value: str) -> str | int:
 BATCH_PARAM = Param(
     "batch", str, "interval", "exposure resets per batch: 'interval', 'all' or a request count", validate=parse_batch
 )
-
-
-def positive_int(name: str):
-    def check(value: int) -> None:
-        if value < 1:
-            raise ParameterError(f"parameter {name!r} must be >= 1, got {value}")
-
-    return check
 
 
 class BatchedCountMethod(Reranker):
@@ -97,7 +83,7 @@ class KNeighbor(BatchedCountMethod):
         "exposure so far in the batch (ties: first seen) are eligible, the others only fill the list"
     )
     params = (
-        Param("k", int, 3, "number of eligible (least-exposed) providers per request", official=3, validate=positive_int("k")),
+        Param("k", int, 3, "number of eligible (least-exposed) providers per request", official=3, validate=at_least_one("k")),
         BATCH_PARAM,
     )
     core_method = "k_neighbor"
@@ -137,9 +123,9 @@ class Pmmf(BatchedCountMethod):
     )
     params = (
         Param("lambda", float, 0.1, "fairness weight λ of the max-min regulariser", official=0.1, validate=non_negative("lambda")),
-        Param("eta", float, 1e-3, "dual learning rate η (step η/√T_b)", official=1e-3, validate=lambda v: positive_float("eta", v)),
+        Param("eta", float, 1e-3, "dual learning rate η (step η/√T_b)", official=1e-3, validate=positive("eta")),
         Param("gamma", float, 0.1, "weight of the newest gradient in the momentum average", official=0.1,
-              validate=lambda v: unit_open("gamma", v)),
+              validate=unit_interval_open_low("gamma")),
         Param("batch", str, "256", "duals and caps reset per batch: 'interval', 'all' or a request count", official="256",
               validate=parse_batch),
     )
@@ -151,16 +137,6 @@ class Pmmf(BatchedCountMethod):
         share = targets.provider_share(batch, ctx, "weight")
         core = {**params, "batch": parse_batch(params["batch"]), "share": share.tolist()}
         return kernels.run_online(batch, ctx, "pmmf", core)
-
-
-def positive_float(name: str, value: float) -> None:
-    if not value > 0:
-        raise ParameterError(f"parameter {name!r} must be > 0, got {value}")
-
-
-def unit_open(name: str, value: float) -> None:
-    if not 0 < value <= 1:
-        raise ParameterError(f"parameter {name!r} must lie in (0, 1], got {value}")
 
 
 class FairRec(BatchedCountMethod):
@@ -177,7 +153,7 @@ class FairRec(BatchedCountMethod):
     )
     params = (
         Param("alpha", float, 0.8, "share α of the fair allocation guaranteed to producers", official=0.8,
-              validate=lambda v: unit_open("alpha", v)),
+              validate=unit_interval_open_low("alpha")),
         Param("producers", str, "provider", "who gets the guarantee: provider, or item", choices=("provider", "item")),
         BATCH_PARAM,
     )
