@@ -136,10 +136,6 @@ def iter_line_blocks(stream: IO[bytes], block_bytes: int = 1 << 24) -> Iterator[
         next_line += block.count(b"\n")
 
 
-def read_all(stream: IO[bytes]) -> bytes:
-    return stream.read()
-
-
 def iter_records(stream: IO[bytes], policy: ErrorPolicy, batch_size: int = 4096) -> Iterator[list[tuple[int, dict[str, Any]]]]:
     """Parse JSON objects line by line; yield batches of (line number, record)."""
     batch: list[tuple[int, dict[str, Any]]] = []

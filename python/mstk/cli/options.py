@@ -4,7 +4,6 @@ commands spell and behave them the same way."""
 from __future__ import annotations
 
 import functools
-import os
 import sys
 from dataclasses import dataclass
 from typing import Any, Callable
@@ -93,7 +92,3 @@ def jsonl_command(func: Callable[..., Any] | None = None, *, batch_size: bool = 
     for decorate in reversed(decorators):
         wrapper = decorate(wrapper)
     return wrapper
-
-
-def default_threads() -> int:
-    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)

@@ -299,12 +299,9 @@ mod tests {
         }
     }
 
-    #[test]
-    fn spec_vector_5a() {
-        // K = 1, providers A, B with m = (0, 1): M = (0, 1), r̂ = 2, c = .1, step 1, γ = 1
-        let (off, s, p) = ([0, 2, 4], [0.9, 0.2, 0.9, 0.85], [0, 1, 0, 1]);
-        let problem = OnlineProblem { requests: Ragged::new(&off, &s, &p, 2).unwrap(), order: &[0, 1], interval: &[0, 0], weight: &[1.0, 1.0], k: 1 };
-        let inputs = BankFairInputs {
+    /// The spec's two-provider example: m = (0, 1), one interval of 2 requests (r̂ = 2).
+    fn spec_inputs() -> BankFairInputs<'static> {
+        BankFairInputs {
             min_exposure: &[0.0, 1.0],
             n_items: &[1.0, 1.0],
             share: &[0.5, 0.5],
@@ -313,7 +310,15 @@ mod tests {
             forecast: &[2.0, 0.0, 0.0],
             gamma: &[],
             v_ref: 0.0,
-        };
+        }
+    }
+
+    #[test]
+    fn spec_vector_5a() {
+        // K = 1, providers A, B with m = (0, 1): M = (0, 1), r̂ = 2, c = .1, step 1, γ = 1
+        let (off, s, p) = ([0, 2, 4], [0.9, 0.2, 0.9, 0.85], [0, 1, 0, 1]);
+        let problem = OnlineProblem { requests: Ragged::new(&off, &s, &p, 2).unwrap(), order: &[0, 1], interval: &[0, 0], weight: &[1.0, 1.0], k: 1 };
+        let inputs = spec_inputs();
         let out = run_bankfair(&problem, &params(0.1, 1.0, 1.0), &inputs).unwrap();
         assert_eq!(out.lists.sel, vec![0, 1]); // A, then B (.85 + .1 > .9)
         assert!((out.allocated[1] - 1.0).abs() < 1e-12 && out.allocated[0] == 0.0);
@@ -334,16 +339,7 @@ mod tests {
         for scores in [[0.9, 0.2, 0.9, 0.85], [0.9, 0.85, 0.9, 0.2]] {
             let (off, p) = ([0, 2, 4], [0, 1, 0, 1]);
             let problem = OnlineProblem { requests: Ragged::new(&off, &scores, &p, 2).unwrap(), order: &[0, 1], interval: &[0, 0], weight: &[1.0, 1.0], k: 1 };
-            let inputs = BankFairInputs {
-                min_exposure: &[0.0, 1.0],
-                n_items: &[1.0, 1.0],
-                share: &[0.5, 0.5],
-                interval_index: &[0, 0],
-                traffic: &[2.0],
-                forecast: &[2.0, 0.0, 0.0],
-                gamma: &[],
-                v_ref: 0.0,
-            };
+            let inputs = spec_inputs();
             let official = BankFairParams {
                 theta: 0.25,
                 penalty_by_size: true,

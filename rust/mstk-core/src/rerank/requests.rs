@@ -71,11 +71,6 @@ impl Interner {
         id as i32
     }
 
-    pub fn get(&self, s: &str) -> Option<i32> {
-        let hash = self.hash(s);
-        self.table.find(hash, |&id| self.name(id as usize) == s).map(|&id| id as i32)
-    }
-
     pub fn len(&self) -> usize {
         self.ends.len()
     }
