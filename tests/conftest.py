@@ -21,7 +21,7 @@ pytest_plugins = ["mstk.testing"]
 REPO_ROOT = Path(__file__).resolve().parent.parent
 PYTHON_SOURCE = REPO_ROOT / "python"
 TESTS_DIR = Path(__file__).resolve().parent
-PLUGIN_DISTRIBUTIONS = ("example_plugin", "broken_plugin", "misspelled_plugin")
+PLUGIN_DISTRIBUTIONS = ("example_plugin", "broken_plugin", "misspelled_plugin", "homoglyph_plugin")
 
 
 @dataclass(frozen=True)

@@ -1,12 +1,27 @@
 # Hand-written stub of the private Rust extension (checked by `python -m mypy.stubtest mstk._core`).
 # Plugins must not import mstk._core: use mstk.rerank.kernels and friends.
 
-from typing import final
+from typing import Any, Sequence, final
 
 import numpy as np
 import numpy.typing as npt
 
 __all__ = [
+    "UNICODE_VERSION",
+    "WordList",
+    "ErrorModel",
+    "QeRng",
+    "keyboard_model",
+    "visual_model",
+    "spelling_rules_model",
+    "spelling_dict_model",
+    "table_model",
+    "qe_rank_hash",
+    "scan_words",
+    "inject_jsonl",
+    "inject_texts",
+    "distinct_words_jsonl",
+    "distinct_words",
     "CoreError",
     "allocate",
     "gini",
@@ -118,3 +133,78 @@ class RequestBatch:
         idcg: npt.NDArray[np.float64],
         threads: int | None = None,
     ) -> bytes: ...
+
+# ----------------------------------------------------------------- query entry errors
+
+UNICODE_VERSION: str
+
+@final
+class WordList:
+    """A lowercase real-word list."""
+
+    @staticmethod
+    def from_json_keys(data: bytes) -> WordList: ...
+    @staticmethod
+    def from_lines(text: str) -> WordList: ...
+    @staticmethod
+    def from_words(words: list[str]) -> WordList: ...
+    def __len__(self) -> int: ...
+    def __contains__(self, word: str, /) -> bool: ...
+
+@final
+class ErrorModel:
+    """One error type as the kernel runs it."""
+
+    def eligible(self, word: str) -> bool: ...
+    def corrupt(self, word: str, seed: int, key: str, type_name: str, start: int) -> str: ...
+    def candidates(self, word: str) -> list[str]: ...
+
+@final
+class QeRng:
+    def __new__(cls, parts: list[str]) -> QeRng: ...
+    @staticmethod
+    def from_state(state: Sequence[int]) -> QeRng: ...
+    def next_u64(self) -> int: ...
+    def uniform(self, n: int) -> int: ...
+
+def keyboard_model(table: list[tuple[str, list[str]]] | None = None, chars_per_word: float = 1.0) -> ErrorModel: ...
+def visual_model(rules: list[tuple[str, str]] | None = None) -> ErrorModel: ...
+def spelling_rules_model(words: WordList) -> ErrorModel: ...
+def spelling_dict_model(text: str, words: WordList) -> tuple[ErrorModel, tuple[int, int, int]]: ...
+def table_model(entries: list[tuple[str, list[str]]]) -> ErrorModel: ...
+def qe_rank_hash(parts: list[str]) -> int: ...
+def scan_words(text: str, min_word_len: int = 3, protect_stopwords: bool = True) -> list[tuple[int, int]]: ...
+def inject_jsonl(
+    data: bytes,
+    types: list[str],
+    models: list[ErrorModel],
+    *,
+    rate_ppm: int,
+    unit: str = "query",
+    seed: int = 0,
+    words_per_query: int = 1,
+    min_word_len: int = 3,
+    protect_stopwords: bool = True,
+    field: str = "question",
+    id_field: str = "id",
+    annotate: bool = True,
+    annotate_key: str = "qe",
+    skip_errors: bool = False,
+    threads: int | None = None,
+) -> tuple[bytes, dict[str, Any]]: ...
+def inject_texts(
+    keys: list[str],
+    texts: list[str | None],
+    types: list[str],
+    models: list[ErrorModel],
+    *,
+    rate_ppm: int,
+    unit: str = "query",
+    seed: int = 0,
+    words_per_query: int = 1,
+    min_word_len: int = 3,
+    protect_stopwords: bool = True,
+    threads: int | None = None,
+) -> tuple[list[tuple[str, int, list[tuple[int, int, str, str]]] | None], dict[str, Any]]: ...
+def distinct_words_jsonl(data: bytes, *, field: str = "question", min_word_len: int = 3, protect_stopwords: bool = True) -> list[str]: ...
+def distinct_words(texts: list[str], *, min_word_len: int = 3, protect_stopwords: bool = True) -> list[str]: ...

@@ -44,6 +44,7 @@ BUILTIN_PLUGINS: tuple[str, ...] = (
     "mstk.default_plugins.commands",
     "mstk.default_plugins.rerankers",
     "mstk.default_plugins.datasets",
+    "mstk.default_plugins.error_models",
 )
 
 

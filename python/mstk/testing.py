@@ -67,6 +67,44 @@ def run_cli(
     return CliResult(exit_code=exit_code, stdout=stdout, stderr=stderr)
 
 
+def check_error_model(model_class: type, words: Sequence[str], options: Mapping[str, Any] | None = None) -> None:
+    """Assert that an error model follows the plugin contract (spec inject-errors §3.3).
+
+    Two instances loaded with the same options must agree; every candidate must be a
+    non-empty ``str`` that differs from its word and holds no control character or line
+    separator; and a record built from ``words`` must come back from the injector with an
+    edit log that turns the clean text into the changed one and back. Raises AssertionError
+    (or the injector's PluginError) with the reason.
+    """
+    from mstk.inject import Injector
+
+    first, second = model_class(), model_class()
+    first.load(dict(options or {}))
+    second.load(dict(options or {}))
+    for word in words:
+        a, b = list(first.candidates(word)), list(second.candidates(word))
+        assert a == b, f"two instances disagree on {word!r}: {a!r} vs {b!r}"
+        for c in a:
+            assert isinstance(c, str) and c, f"candidate {c!r} for {word!r} is not a non-empty str"
+            assert c != word, f"candidate for {word!r} equals the word"
+            assert not any(ord(ch) < 0x20 or ch in "\u2028\u2029" for ch in c), f"candidate {c!r} holds a control character"
+    injector = Injector((model_class.name,), rate=1, unit="word", registry={model_class.name: model_class})
+    text = " ".join(words)
+    [result] = injector.corrupt_texts([text])
+    if result is None:
+        return
+    rebuilt, undone = text, result.text
+    for edit in reversed(result.edits):  # right to left keeps earlier offsets valid
+        assert text[edit.start:edit.end] == edit.source, f"edit {edit} does not match the clean text"
+        rebuilt = rebuilt[: edit.start] + edit.target + rebuilt[edit.end:]
+    assert rebuilt == result.text, "applying the edits to the clean text does not give the changed text"
+    for edit in result.edits:  # left to right: text before each edit is already clean again
+        start = edit.start
+        assert undone[start:start + len(edit.target)] == edit.target, f"edit {edit} does not match the changed text"
+        undone = undone[:start] + edit.source + undone[start + len(edit.target):]
+    assert undone == text, "undoing the edits does not give the clean text back"
+
+
 def _separating_runner() -> Any:
     from click.testing import CliRunner
 

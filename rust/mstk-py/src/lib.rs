@@ -5,30 +5,41 @@
 //! errors (errors.rs). All logic lives in mstk-core.
 
 mod errors;
+mod inject;
 mod rerank;
 
 use pyo3::prelude::*;
 
 /// Run `f` on a rayon pool of `threads` workers (None = rayon's global pool: all cores).
 /// Pools are built once per thread count and reused: building one costs thread spawns.
-pub(crate) fn with_threads<T: Send>(threads: Option<usize>, f: impl FnOnce() -> T + Send) -> PyResult<T> {
+pub(crate) fn with_threads<T: Send>(
+    threads: Option<usize>,
+    f: impl FnOnce() -> T + Send,
+) -> PyResult<T> {
     use std::collections::HashMap;
     use std::sync::{Arc, Mutex, OnceLock};
 
     static POOLS: OnceLock<Mutex<HashMap<usize, Arc<rayon::ThreadPool>>>> = OnceLock::new();
     match threads {
         None => Ok(f()),
-        Some(0) => Err(errors::ParameterError::new_err("threads must be at least 1")),
+        Some(0) => Err(errors::ParameterError::new_err(
+            "threads must be at least 1",
+        )),
         Some(n) => {
             let pool = {
-                let mut pools = POOLS.get_or_init(Default::default).lock().unwrap_or_else(|e| e.into_inner());
+                let mut pools = POOLS
+                    .get_or_init(Default::default)
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner());
                 match pools.get(&n) {
                     Some(pool) => pool.clone(),
                     None => {
                         let pool = rayon::ThreadPoolBuilder::new()
                             .num_threads(n)
                             .build()
-                            .map_err(|e| pyo3::exceptions::PyRuntimeError::new_err(e.to_string()))?;
+                            .map_err(|e| {
+                                pyo3::exceptions::PyRuntimeError::new_err(e.to_string())
+                            })?;
                         pools.entry(n).or_insert(Arc::new(pool)).clone()
                     }
                 }
@@ -42,6 +53,7 @@ pub(crate) fn with_threads<T: Send>(threads: Option<usize>, f: impl FnOnce() -> 
 fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     errors::register(m)?;
     rerank::register(m)?;
+    inject::register(m)?;
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     Ok(())
 }

@@ -1,17 +1,24 @@
 //! Bindings for mstk-core's re-ranking kernels and request codec.
 
-use mstk_core::rerank::requests::{BadLine, ListResults, MissingProvider, RequestBatch as CoreBatch};
 use mstk_core::rerank::allocation::Rule;
-use mstk_core::rerank::bankfair::{run_bankfair as run_bankfair_core, Allocation, BankFairInputs, BankFairParams};
+use mstk_core::rerank::bankfair::{
+    run_bankfair as run_bankfair_core, Allocation, BankFairInputs, BankFairParams,
+};
 use mstk_core::rerank::bankfair_plus::PlusParams;
-use mstk_core::rerank::{self as core, BatchSpec, Normalization, OnlineMethod, OnlineOutput, OnlineProblem, Ragged, TopKScratch};
+use mstk_core::rerank::requests::{
+    BadLine, ListResults, MissingProvider, RequestBatch as CoreBatch,
+};
+use mstk_core::rerank::{
+    self as core, BatchSpec, Normalization, OnlineMethod, OnlineOutput, OnlineProblem, Ragged,
+    TopKScratch,
+};
 use numpy::{IntoPyArray, PyArray1, PyReadonlyArray1};
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyDict};
 
 use crate::errors::{to_py, IntoPyResult, ParameterError};
-use mstk_core::CoreError;
 use crate::with_threads;
+use mstk_core::CoreError;
 
 fn owned<T: numpy::Element + Copy>(a: &PyReadonlyArray1<'_, T>) -> Vec<T> {
     // The copy makes the data ours before the GIL is released; contiguous arrays (the
@@ -38,15 +45,21 @@ fn topk_priced<'py>(
     let p = owned(&providers);
     let price = price.as_ref().map(owned);
     let blocked = blocked.as_ref().map(owned);
-    let n_prov = price.as_ref().map(|v| v.len()).or(blocked.as_ref().map(|v| v.len()));
+    let n_prov = price
+        .as_ref()
+        .map(|v| v.len())
+        .or(blocked.as_ref().map(|v| v.len()));
     if let (Some(a), Some(b)) = (&price, &blocked) {
         if a.len() != b.len() {
-            return Err(crate::errors::ShapeError::new_err("price and blocked must have one entry per provider"));
+            return Err(crate::errors::ShapeError::new_err(
+                "price and blocked must have one entry per provider",
+            ));
         }
     }
     // Validation (finite scores, provider ids within the price table) lives in Ragged.
     let offsets = [0i64, s.len() as i64];
-    let bound = n_prov.unwrap_or_else(|| p.iter().map(|&x| x.max(0) as usize + 1).max().unwrap_or(0));
+    let bound =
+        n_prov.unwrap_or_else(|| p.iter().map(|&x| x.max(0) as usize + 1).max().unwrap_or(0));
     Ragged::new(&offsets, &s, &p, bound).py()?;
     if !w.is_finite() {
         return Err(ParameterError::new_err("w must be finite"));
@@ -58,7 +71,16 @@ fn topk_priced<'py>(
     }
     let out = py.detach(|| {
         let mut out = Vec::new();
-        core::topk_priced(&s, &p, price.as_deref(), w, k, blocked.as_deref(), &mut TopKScratch::default(), &mut out);
+        core::topk_priced(
+            &s,
+            &p,
+            price.as_deref(),
+            w,
+            k,
+            blocked.as_deref(),
+            &mut TopKScratch::default(),
+            &mut out,
+        );
         out.into_iter().map(|x| x as i32).collect::<Vec<i32>>()
     });
     Ok(out.into_pyarray(py))
@@ -66,10 +88,17 @@ fn topk_priced<'py>(
 
 /// Divide `estate` among `claims`: "cea", "cel", "talmud" or "proportional".
 #[pyfunction]
-fn allocate<'py>(py: Python<'py>, rule: &str, estate: f64, claims: PyReadonlyArray1<'py, f64>) -> PyResult<Bound<'py, PyArray1<f64>>> {
+fn allocate<'py>(
+    py: Python<'py>,
+    rule: &str,
+    estate: f64,
+    claims: PyReadonlyArray1<'py, f64>,
+) -> PyResult<Bound<'py, PyArray1<f64>>> {
     let rule: Rule = rule.parse().py()?;
     let claims = owned(&claims);
-    let out = py.detach(|| core::allocation::allocate(rule, estate, &claims)).py()?;
+    let out = py
+        .detach(|| core::allocation::allocate(rule, estate, &claims))
+        .py()?;
     Ok(out.into_pyarray(py))
 }
 
@@ -112,21 +141,34 @@ fn parse_method(method: &str, params: Option<&Bound<'_, PyDict>>) -> PyResult<On
         match v.extract::<String>()?.as_str() {
             "interval" => Ok(BatchSpec::Interval),
             "all" => Ok(BatchSpec::All),
-            other => Err(ParameterError::new_err(format!("batch must be 'interval', 'all' or a positive integer, got '{other}'"))),
+            other => Err(ParameterError::new_err(format!(
+                "batch must be 'interval', 'all' or a positive integer, got '{other}'"
+            ))),
         }
     };
     let share = || -> PyResult<Vec<f64>> {
         match params.map(|d| d.get_item("share")).transpose()?.flatten() {
             Some(v) => v.extract::<Vec<f64>>(),
-            None => Err(ParameterError::new_err(format!("method '{method}' needs a 'share' list (one entry per provider)"))),
+            None => Err(ParameterError::new_err(format!(
+                "method '{method}' needs a 'share' list (one entry per provider)"
+            ))),
         }
     };
     match method {
         "topk" => Ok(OnlineMethod::TopK),
-        "min_regularizer" => Ok(OnlineMethod::MinRegularizer { lambda: get_f64("lambda", 30.0)?, batch: batch()? }),
-        "cpfair" => Ok(OnlineMethod::CpFair { lambda: get_f64("lambda", 1.0)?, batch: batch()? }),
+        "min_regularizer" => Ok(OnlineMethod::MinRegularizer {
+            lambda: get_f64("lambda", 30.0)?,
+            batch: batch()?,
+        }),
+        "cpfair" => Ok(OnlineMethod::CpFair {
+            lambda: get_f64("lambda", 1.0)?,
+            batch: batch()?,
+        }),
         "tfrom" => Ok(OnlineMethod::Tfrom { share: share()? }),
-        "fairrec" => Ok(OnlineMethod::FairRec { alpha: get_f64("alpha", 0.8)?, batch: batch()? }),
+        "fairrec" => Ok(OnlineMethod::FairRec {
+            alpha: get_f64("alpha", 0.8)?,
+            batch: batch()?,
+        }),
         "pmmf" => Ok(OnlineMethod::Pmmf {
             lambda: get_f64("lambda", 0.1)?,
             eta: get_f64("eta", 1e-3)?,
@@ -141,7 +183,9 @@ fn parse_method(method: &str, params: Option<&Bound<'_, PyDict>>) -> PyResult<On
             };
             Ok(OnlineMethod::KNeighbor { k, batch: batch()? })
         }
-        other => Err(ParameterError::new_err(format!("the Rust core has no online method '{other}'"))),
+        other => Err(ParameterError::new_err(format!(
+            "the Rust core has no online method '{other}'"
+        ))),
     }
 }
 
@@ -170,7 +214,13 @@ fn run_online<'py>(
         .detach(|| {
             with_threads(threads, || {
                 let requests = Ragged::new(&o, &s, &p, n_providers)?;
-                let problem = OnlineProblem { requests, order: &ord, interval: &iv, weight: &w, k };
+                let problem = OnlineProblem {
+                    requests,
+                    order: &ord,
+                    interval: &iv,
+                    weight: &w,
+                    k,
+                };
                 core::run_online(&problem, &method)
             })
         })?
@@ -204,7 +254,11 @@ unsafe impl Sync for BytesInput {}
 impl BytesInput {
     fn new(data: &Bound<'_, PyBytes>) -> Self {
         let bytes = data.as_bytes();
-        BytesInput { _owner: data.clone().unbind(), ptr: bytes.as_ptr(), len: bytes.len() }
+        BytesInput {
+            _owner: data.clone().unbind(),
+            ptr: bytes.as_ptr(),
+            len: bytes.len(),
+        }
     }
 }
 
@@ -216,12 +270,20 @@ impl AsRef<[u8]> for BytesInput {
 }
 
 fn bankfair_params(params: Option<&Bound<'_, PyDict>>, plus: bool) -> PyResult<BankFairParams> {
-    let get = |name: &str| -> PyResult<Option<Bound<'_, PyAny>>> { Ok(params.map(|d| d.get_item(name)).transpose()?.flatten()) };
-    let f = |name: &str, default: f64| -> PyResult<f64> { get(name)?.map_or(Ok(default), |v| v.extract()) };
-    let text = |name: &str, default: &str| -> PyResult<String> { get(name)?.map_or(Ok(default.to_string()), |v| v.extract()) };
+    let get = |name: &str| -> PyResult<Option<Bound<'_, PyAny>>> {
+        Ok(params.map(|d| d.get_item(name)).transpose()?.flatten())
+    };
+    let f = |name: &str, default: f64| -> PyResult<f64> {
+        get(name)?.map_or(Ok(default), |v| v.extract())
+    };
+    let text = |name: &str, default: &str| -> PyResult<String> {
+        get(name)?.map_or(Ok(default.to_string()), |v| v.extract())
+    };
     let choice = |name: &str, default: &str, options: &[&str]| -> PyResult<usize> {
         let v = text(name, default)?;
-        options.iter().position(|o| *o == v).ok_or_else(|| ParameterError::new_err(format!("{name} must be one of {options:?}, got '{v}'")))
+        options.iter().position(|o| *o == v).ok_or_else(|| {
+            ParameterError::new_err(format!("{name} must be one of {options:?}, got '{v}'"))
+        })
     };
     Ok(BankFairParams {
         theta: f("theta", 0.25)?,
@@ -232,7 +294,11 @@ fn bankfair_params(params: Option<&Bound<'_, PyDict>>, plus: bool) -> PyResult<B
         caps: choice("caps", "off", &["off", "share"])? == 1,
         cap_mix: f("cap_mix", 0.4)?,
         reset_each_interval: choice("reset", "interval", &["interval", "never"])? == 0,
-        allocation: [Allocation::Talmud, Allocation::Proportional, Allocation::Equal][choice("allocation", "talmud", &["talmud", "proportional", "equal"])?],
+        allocation: [
+            Allocation::Talmud,
+            Allocation::Proportional,
+            Allocation::Equal,
+        ][choice("allocation", "talmud", &["talmud", "proportional", "equal"])?],
         window: get("window")?.map_or(Ok(3), |v| v.extract())?,
         claim_mult: f("claim_mult", 1.1)?,
         official: choice("variant", "consistent", &["consistent", "official"])? == 1,
@@ -277,15 +343,42 @@ fn run_bankfair<'py>(
 ) -> PyResult<Bound<'py, PyDict>> {
     let params = bankfair_params(params.as_ref(), plus)?;
     let gamma = gamma.as_ref().map(owned).unwrap_or_default();
-    let (o, s, p, ord, iv) = (owned(&offsets), owned(&scores), owned(&providers), owned(&order), owned(&interval_index));
-    let (m, ni, sh, tr, fc) = (owned(&min_exposure), owned(&n_items), owned(&share), owned(&traffic), owned(&forecast));
+    let (o, s, p, ord, iv) = (
+        owned(&offsets),
+        owned(&scores),
+        owned(&providers),
+        owned(&order),
+        owned(&interval_index),
+    );
+    let (m, ni, sh, tr, fc) = (
+        owned(&min_exposure),
+        owned(&n_items),
+        owned(&share),
+        owned(&traffic),
+        owned(&forecast),
+    );
     let weight = vec![1.0; n_providers];
     let out = py
         .detach(|| {
             with_threads(threads, || {
                 let requests = Ragged::new(&o, &s, &p, n_providers)?;
-                let problem = OnlineProblem { requests, order: &ord, interval: &iv, weight: &weight, k };
-                let inputs = BankFairInputs { min_exposure: &m, n_items: &ni, share: &sh, interval_index: &iv, traffic: &tr, forecast: &fc, gamma: &gamma, v_ref };
+                let problem = OnlineProblem {
+                    requests,
+                    order: &ord,
+                    interval: &iv,
+                    weight: &weight,
+                    k,
+                };
+                let inputs = BankFairInputs {
+                    min_exposure: &m,
+                    n_items: &ni,
+                    share: &sh,
+                    interval_index: &iv,
+                    traffic: &tr,
+                    forecast: &fc,
+                    gamma: &gamma,
+                    v_ref,
+                };
                 run_bankfair_core(&problem, &params, &inputs)
             })
         })?
@@ -324,22 +417,37 @@ impl RequestBatch {
         let stop_at_first = match on_error {
             "raise" => true,
             "collect" => false,
-            other => return Err(ParameterError::new_err(format!("on_error must be 'raise' or 'collect', got '{other}'"))),
+            other => {
+                return Err(ParameterError::new_err(format!(
+                    "on_error must be 'raise' or 'collect', got '{other}'"
+                )))
+            }
         };
         let missing = match missing_provider {
             "error" => MissingProvider::Error,
             "singleton" => MissingProvider::Singleton,
-            other => return Err(ParameterError::new_err(format!("missing_provider must be 'error' or 'singleton', got '{other}'"))),
+            other => {
+                return Err(ParameterError::new_err(format!(
+                    "missing_provider must be 'error' or 'singleton', got '{other}'"
+                )))
+            }
         };
         let input = BytesInput::new(data);
-        let (inner, bad) = py.detach(|| with_threads(threads, || CoreBatch::parse(input, first_line, keep_candidates, missing, stop_at_first)))?;
+        let (inner, bad) = py.detach(|| {
+            with_threads(threads, || {
+                CoreBatch::parse(input, first_line, keep_candidates, missing, stop_at_first)
+            })
+        })?;
         if stop_at_first {
             if let Some(BadLine { line, reason }) = bad.into_iter().next() {
                 return Err(to_py(CoreError::record(line, reason)));
             }
             return Ok((RequestBatch { inner }, Vec::new()));
         }
-        let bad = bad.into_iter().map(|BadLine { line, reason }| (line, reason)).collect();
+        let bad = bad
+            .into_iter()
+            .map(|BadLine { line, reason }| (line, reason))
+            .collect();
         Ok((RequestBatch { inner }, bad))
     }
 
@@ -381,10 +489,19 @@ impl RequestBatch {
     /// Scores normalised per request ("minmax", "sigmoid" or "none"), computed from the
     /// parsed scores directly (no round trip through a numpy copy).
     #[pyo3(signature = (mode, threads=None))]
-    fn normalized_scores<'py>(&self, py: Python<'py>, mode: &str, threads: Option<usize>) -> PyResult<Bound<'py, PyArray1<f64>>> {
+    fn normalized_scores<'py>(
+        &self,
+        py: Python<'py>,
+        mode: &str,
+        threads: Option<usize>,
+    ) -> PyResult<Bound<'py, PyArray1<f64>>> {
         let mode: Normalization = mode.parse().py()?;
         let inner = &self.inner;
-        let out = py.detach(|| with_threads(threads, || core::normalize_scores(&inner.offsets, &inner.score, mode)))?;
+        let out = py.detach(|| {
+            with_threads(threads, || {
+                core::normalize_scores(&inner.offsets, &inner.score, mode)
+            })
+        })?;
         Ok(out.into_pyarray(py))
     }
 
@@ -393,7 +510,10 @@ impl RequestBatch {
     fn item_ids<'py>(&self, py: Python<'py>) -> (Bound<'py, PyArray1<i32>>, Vec<String>) {
         let inner = &self.inner;
         let (ids, table) = py.detach(|| inner.item_ids());
-        (ids.into_pyarray(py), table.names().map(str::to_owned).collect())
+        (
+            ids.into_pyarray(py),
+            table.names().map(str::to_owned).collect(),
+        )
     }
     #[getter]
     fn provider_names(&self) -> Vec<String> {
@@ -414,10 +534,26 @@ impl RequestBatch {
         idcg: PyReadonlyArray1<'py, f64>,
         threads: Option<usize>,
     ) -> PyResult<Bound<'py, PyBytes>> {
-        let (iv, rs, so, se, d, i) = (owned(&interval), owned(&rec_score), owned(&sel_offsets), owned(&sel), owned(&dcg), owned(&idcg));
+        let (iv, rs, so, se, d, i) = (
+            owned(&interval),
+            owned(&rec_score),
+            owned(&sel_offsets),
+            owned(&sel),
+            owned(&dcg),
+            owned(&idcg),
+        );
         let inner = &self.inner;
-        let lists = ListResults { interval: &iv, rec_score: &rs, sel_offsets: &so, sel: &se, dcg: &d, idcg: &i };
-        let bytes = py.detach(|| with_threads(threads, || inner.write_results(&lists)))?.py()?;
+        let lists = ListResults {
+            interval: &iv,
+            rec_score: &rs,
+            sel_offsets: &so,
+            sel: &se,
+            dcg: &d,
+            idcg: &i,
+        };
+        let bytes = py
+            .detach(|| with_threads(threads, || inner.write_results(&lists)))?
+            .py()?;
         Ok(PyBytes::new(py, &bytes))
     }
 }
@@ -430,6 +566,9 @@ pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(run_online, m)?)?;
     m.add_function(wrap_pyfunction!(run_bankfair, m)?)?;
     m.add_class::<RequestBatch>()?;
-    m.add("MISSING_INTERVAL", mstk_core::rerank::requests::MISSING_INTERVAL)?;
+    m.add(
+        "MISSING_INTERVAL",
+        mstk_core::rerank::requests::MISSING_INTERVAL,
+    )?;
     Ok(())
 }

@@ -23,17 +23,23 @@ impl std::str::FromStr for Rule {
             "cel" => Ok(Rule::Cel),
             "talmud" => Ok(Rule::Talmud),
             "proportional" => Ok(Rule::Proportional),
-            other => Err(CoreError::parameter(format!("unknown allocation rule '{other}' (use cea, cel, talmud or proportional)"))),
+            other => Err(CoreError::parameter(format!(
+                "unknown allocation rule '{other}' (use cea, cel, talmud or proportional)"
+            ))),
         }
     }
 }
 
 fn check(estate: f64, claims: &[f64]) -> CoreResult<()> {
     if !(estate.is_finite() && estate >= 0.0) {
-        return Err(CoreError::parameter(format!("estate must be finite and >= 0, got {estate}")));
+        return Err(CoreError::parameter(format!(
+            "estate must be finite and >= 0, got {estate}"
+        )));
     }
     if let Some(c) = claims.iter().find(|c| !(c.is_finite() && **c >= 0.0)) {
-        return Err(CoreError::parameter(format!("claims must be finite and >= 0, got {c}")));
+        return Err(CoreError::parameter(format!(
+            "claims must be finite and >= 0, got {c}"
+        )));
     }
     Ok(())
 }
@@ -78,7 +84,11 @@ fn cel(estate: f64, claims: &[f64]) -> Vec<f64> {
         return claims.to_vec();
     }
     let losses = cea(total - estate, claims);
-    claims.iter().zip(losses).map(|(c, l)| (c - l).max(0.0)).collect()
+    claims
+        .iter()
+        .zip(losses)
+        .map(|(c, l)| (c - l).max(0.0))
+        .collect()
 }
 
 /// Talmud: E ≥ D → d; E ≤ D/2 → CEA(E, d/2); else d/2 + CEL(E − D/2, d/2).
@@ -91,7 +101,10 @@ fn talmud(estate: f64, claims: &[f64]) -> Vec<f64> {
     if estate <= total / 2.0 {
         cea(estate, &half)
     } else {
-        half.iter().zip(cel(estate - total / 2.0, &half)).map(|(h, a)| h + a).collect()
+        half.iter()
+            .zip(cel(estate - total / 2.0, &half))
+            .map(|(h, a)| h + a)
+            .collect()
     }
 }
 
@@ -119,22 +132,49 @@ mod tests {
     fn spec_vector_1_claims_100_200_300() {
         let d = [100.0, 200.0, 300.0];
         let third = 100.0 / 3.0;
-        close(&allocate(Rule::Cea, 100.0, &d).unwrap(), &[third, third, third]);
-        close(&allocate(Rule::Cea, 300.0, &d).unwrap(), &[100.0, 100.0, 100.0]);
+        close(
+            &allocate(Rule::Cea, 100.0, &d).unwrap(),
+            &[third, third, third],
+        );
+        close(
+            &allocate(Rule::Cea, 300.0, &d).unwrap(),
+            &[100.0, 100.0, 100.0],
+        );
         close(&allocate(Rule::Cel, 100.0, &d).unwrap(), &[0.0, 0.0, 100.0]);
-        close(&allocate(Rule::Cel, 300.0, &d).unwrap(), &[0.0, 100.0, 200.0]);
-        close(&allocate(Rule::Talmud, 100.0, &d).unwrap(), &[third, third, third]);
-        close(&allocate(Rule::Talmud, 200.0, &d).unwrap(), &[50.0, 75.0, 75.0]);
-        close(&allocate(Rule::Talmud, 300.0, &d).unwrap(), &[50.0, 100.0, 150.0]);
+        close(
+            &allocate(Rule::Cel, 300.0, &d).unwrap(),
+            &[0.0, 100.0, 200.0],
+        );
+        close(
+            &allocate(Rule::Talmud, 100.0, &d).unwrap(),
+            &[third, third, third],
+        );
+        close(
+            &allocate(Rule::Talmud, 200.0, &d).unwrap(),
+            &[50.0, 75.0, 75.0],
+        );
+        close(
+            &allocate(Rule::Talmud, 300.0, &d).unwrap(),
+            &[50.0, 100.0, 150.0],
+        );
         close(&allocate(Rule::Talmud, 600.0, &d).unwrap(), &d);
         close(&allocate(Rule::Talmud, 900.0, &d).unwrap(), &d);
     }
 
     #[test]
     fn spec_vector_2_forecast_window() {
-        close(&allocate(Rule::Talmud, 100.0, &[11.0, 33.0, 66.0]).unwrap(), &[7.667, 29.667, 62.667]);
-        close(&allocate(Rule::Talmud, 100.0, &[30.0, 90.0, 180.0]).unwrap(), &[15.0, 42.5, 42.5]);
-        close(&allocate(Rule::Proportional, 100.0, &[10.0, 30.0, 60.0]).unwrap(), &[10.0, 30.0, 60.0]);
+        close(
+            &allocate(Rule::Talmud, 100.0, &[11.0, 33.0, 66.0]).unwrap(),
+            &[7.667, 29.667, 62.667],
+        );
+        close(
+            &allocate(Rule::Talmud, 100.0, &[30.0, 90.0, 180.0]).unwrap(),
+            &[15.0, 42.5, 42.5],
+        );
+        close(
+            &allocate(Rule::Proportional, 100.0, &[10.0, 30.0, 60.0]).unwrap(),
+            &[10.0, 30.0, 60.0],
+        );
     }
 
     #[test]
@@ -142,7 +182,10 @@ mod tests {
         assert!(allocate(Rule::Cea, -1.0, &[1.0]).is_err());
         assert!(allocate(Rule::Cea, 1.0, &[f64::NAN]).is_err());
         assert!(allocate(Rule::Talmud, f64::INFINITY, &[1.0]).is_err());
-        assert_eq!(allocate(Rule::Proportional, 5.0, &[0.0, 0.0]).unwrap(), vec![0.0, 0.0]);
+        assert_eq!(
+            allocate(Rule::Proportional, 5.0, &[0.0, 0.0]).unwrap(),
+            vec![0.0, 0.0]
+        );
         assert_eq!(allocate(Rule::Talmud, 5.0, &[]).unwrap(), Vec::<f64>::new());
     }
 }

@@ -76,41 +76,84 @@ pub struct BankFairOutput {
     pub delivered: Vec<f64>,
 }
 
-fn check(problem: &OnlineProblem, p: &BankFairParams, inputs: &BankFairInputs) -> CoreResult<usize> {
+fn check(
+    problem: &OnlineProblem,
+    p: &BankFairParams,
+    inputs: &BankFairInputs,
+) -> CoreResult<usize> {
     validate(problem)?;
     let n_prov = problem.requests.n_providers;
     let n_int = inputs.traffic.len();
-    for (name, v) in [("min_exposure", inputs.min_exposure), ("n_items", inputs.n_items), ("share", inputs.share)] {
+    for (name, v) in [
+        ("min_exposure", inputs.min_exposure),
+        ("n_items", inputs.n_items),
+        ("share", inputs.share),
+    ] {
         if v.len() != n_prov {
-            return Err(CoreError::shape(format!("{name} has {} entries for {n_prov} providers", v.len())));
+            return Err(CoreError::shape(format!(
+                "{name} has {} entries for {n_prov} providers",
+                v.len()
+            )));
         }
         if v.iter().any(|x| !(x.is_finite() && *x >= 0.0)) {
-            return Err(CoreError::parameter(format!("{name} must be finite and >= 0")));
+            return Err(CoreError::parameter(format!(
+                "{name} must be finite and >= 0"
+            )));
         }
     }
     if inputs.interval_index.len() != problem.requests.n_requests() {
         return Err(CoreError::shape("one interval index per request is needed"));
     }
-    if inputs.interval_index.iter().any(|&n| n < 0 || n as usize >= n_int) {
-        return Err(CoreError::shape(format!("interval indices must lie in 0..{n_int}")));
+    if inputs
+        .interval_index
+        .iter()
+        .any(|&n| n < 0 || n as usize >= n_int)
+    {
+        return Err(CoreError::shape(format!(
+            "interval indices must lie in 0..{n_int}"
+        )));
     }
     if p.window == 0 || inputs.forecast.len() != n_int * p.window {
-        return Err(CoreError::shape(format!("forecast must be {n_int}×{} (intervals × window)", p.window)));
+        return Err(CoreError::shape(format!(
+            "forecast must be {n_int}×{} (intervals × window)",
+            p.window
+        )));
     }
-    if inputs.forecast.iter().chain(inputs.traffic).any(|x| !(x.is_finite() && *x >= 0.0)) {
-        return Err(CoreError::parameter("traffic and forecasts must be finite and >= 0"));
+    if inputs
+        .forecast
+        .iter()
+        .chain(inputs.traffic)
+        .any(|x| !(x.is_finite() && *x >= 0.0))
+    {
+        return Err(CoreError::parameter(
+            "traffic and forecasts must be finite and >= 0",
+        ));
     }
     let unit = |x: f64| (0.0..=1.0).contains(&x);
-    if !(p.theta >= 0.0 && p.theta.is_finite() && p.step > 0.0 && p.step.is_finite() && unit(p.gamma) && p.gamma > 0.0 && unit(p.penalty_mix) && unit(p.cap_mix)) {
-        return Err(CoreError::parameter("need theta >= 0, step > 0, gamma in (0, 1], penalty_mix and cap_mix in [0, 1]"));
+    if !(p.theta >= 0.0
+        && p.theta.is_finite()
+        && p.step > 0.0
+        && p.step.is_finite()
+        && unit(p.gamma)
+        && p.gamma > 0.0
+        && unit(p.penalty_mix)
+        && unit(p.cap_mix))
+    {
+        return Err(CoreError::parameter(
+            "need theta >= 0, step > 0, gamma in (0, 1], penalty_mix and cap_mix in [0, 1]",
+        ));
     }
     if !(p.claim_mult > 0.0 && p.claim_mult.is_finite()) {
         return Err(CoreError::parameter("claim_mult must be positive"));
     }
     if let Some(plus) = &p.plus {
         plus.check()?;
-        if inputs.gamma.len() != n_prov || inputs.gamma.iter().any(|g| !(g.is_finite() && *g >= 0.0)) {
-            return Err(CoreError::shape("BankFair+ needs one finite γ_p >= 0 per provider"));
+        if inputs.gamma.len() != n_prov
+            || inputs.gamma.iter().any(|g| !(g.is_finite() && *g >= 0.0))
+        {
+            return Err(CoreError::shape(
+                "BankFair+ needs one finite γ_p >= 0 per provider",
+            ));
         }
         if !(inputs.v_ref.is_finite() && inputs.v_ref >= 0.0) {
             return Err(CoreError::parameter("v_ref must be finite and >= 0"));
@@ -119,7 +162,11 @@ fn check(problem: &OnlineProblem, p: &BankFairParams, inputs: &BankFairInputs) -
     Ok(n_int)
 }
 
-pub fn run_bankfair(problem: &OnlineProblem, params: &BankFairParams, inputs: &BankFairInputs) -> CoreResult<BankFairOutput> {
+pub fn run_bankfair(
+    problem: &OnlineProblem,
+    params: &BankFairParams,
+    inputs: &BankFairInputs,
+) -> CoreResult<BankFairOutput> {
     let n_int = check(problem, params, inputs)?;
     let req = &problem.requests;
     let n_prov = req.n_providers;
@@ -131,7 +178,11 @@ pub fn run_bankfair(problem: &OnlineProblem, params: &BankFairParams, inputs: &B
     for t in 0..n_req {
         sel_offsets[t + 1] = sel_offsets[t] + req.range(t).len().min(k) as i64;
     }
-    let mut out = OutLists { sel: vec![0; *sel_offsets.last().unwrap() as usize], dcg: vec![0.0; n_req], exposure: vec![0.0; n_prov] };
+    let mut out = OutLists {
+        sel: vec![0; *sel_offsets.last().unwrap() as usize],
+        dcg: vec![0.0; n_req],
+        exposure: vec![0.0; n_prov],
+    };
     let mut idcg = vec![0.0; n_req];
     let mut allocated = vec![0.0; n_int * n_prov];
     let mut delivered = vec![0.0; n_int * n_prov];
@@ -141,14 +192,21 @@ pub fn run_bankfair(problem: &OnlineProblem, params: &BankFairParams, inputs: &B
     let bound: Vec<f64> = (0..n_prov)
         .map(|p| {
             if params.penalty_by_size {
-                let ratio = if inputs.n_items[p] > 0.0 { min_items / inputs.n_items[p] } else { 1.0 };
-                params.theta * (params.penalty_mix * ratio + (1.0 - params.penalty_mix) / n_prov as f64)
+                let ratio = if inputs.n_items[p] > 0.0 {
+                    min_items / inputs.n_items[p]
+                } else {
+                    1.0
+                };
+                params.theta
+                    * (params.penalty_mix * ratio + (1.0 - params.penalty_mix) / n_prov as f64)
             } else {
                 params.theta
             }
         })
         .collect();
-    let rho: Vec<f64> = (0..n_prov).map(|p| (1.0 - params.cap_mix) * inputs.share[p] + params.cap_mix * 2.0 / n_prov as f64).collect();
+    let rho: Vec<f64> = (0..n_prov)
+        .map(|p| (1.0 - params.cap_mix) * inputs.share[p] + params.cap_mix * 2.0 / n_prov as f64)
+        .collect();
 
     let mut estate = inputs.min_exposure.to_vec();
     let mut alloc_now = vec![0.0; n_prov];
@@ -199,7 +257,9 @@ pub fn run_bankfair(problem: &OnlineProblem, params: &BankFairParams, inputs: &B
         while let Some(&t) = order.peek() {
             if inputs.interval_index[t] as usize != n {
                 if (inputs.interval_index[t] as usize) < n {
-                    return Err(CoreError::shape("processing order must not go back in time"));
+                    return Err(CoreError::shape(
+                        "processing order must not go back in time",
+                    ));
                 }
                 break;
             }
@@ -210,10 +270,29 @@ pub fn run_bankfair(problem: &OnlineProblem, params: &BankFairParams, inputs: &B
             idcg[t] = crate::metrics::dcg_in_order(list.iter().map(|&j| s[j as usize]), &weights);
             let blocked_now = params.caps.then_some(&blocked[..]);
             match &params.plus {
-                None => topk_priced(s, prov, Some(&mu), 1.0, k, blocked_now, &mut scratch, &mut list),
+                None => topk_priced(
+                    s,
+                    prov,
+                    Some(&mu),
+                    1.0,
+                    k,
+                    blocked_now,
+                    &mut scratch,
+                    &mut list,
+                ),
                 Some(plus) => {
                     plus_price(&mut price, &mu, &out.exposure, inputs, plus, n_req);
-                    selector.select(s, prov, &price, k, blocked_now, idcg[t], &weights, plus, &mut list)?;
+                    selector.select(
+                        s,
+                        prov,
+                        &price,
+                        k,
+                        blocked_now,
+                        idcg[t],
+                        &weights,
+                        plus,
+                        &mut list,
+                    )?;
                 }
             }
             for &j in &list {
@@ -222,10 +301,18 @@ pub fn run_bankfair(problem: &OnlineProblem, params: &BankFairParams, inputs: &B
             for p in 0..n_prov {
                 let gradient = if params.official {
                     // the official code's units: interval totals against a per-request share
-                    let goal = if mu[p] < 0.0 { alloc_now[p] } else { rho[p] * inputs.traffic[n] * k as f64 };
+                    let goal = if mu[p] < 0.0 {
+                        alloc_now[p]
+                    } else {
+                        rho[p] * inputs.traffic[n] * k as f64
+                    };
                     goal - cnt[p] / k as f64
                 } else {
-                    let goal = if !params.caps || mu[p] < 0.0 { target[p] } else { rho[p] * k as f64 };
+                    let goal = if !params.caps || mu[p] < 0.0 {
+                        target[p]
+                    } else {
+                        rho[p] * k as f64
+                    };
                     goal - cnt[p]
                 };
                 let g = params.gamma * gradient + (1.0 - params.gamma) * g_cum[p];
@@ -252,21 +339,46 @@ pub fn run_bankfair(problem: &OnlineProblem, params: &BankFairParams, inputs: &B
         }
     }
     if order.next().is_some() {
-        return Err(CoreError::shape("processing order must not go back in time"));
+        return Err(CoreError::shape(
+            "processing order must not go back in time",
+        ));
     }
     let OutLists { sel, dcg, exposure } = out;
-    Ok(BankFairOutput { lists: OnlineOutput { sel_offsets, sel, dcg, idcg, exposure }, allocated, delivered })
+    Ok(BankFairOutput {
+        lists: OnlineOutput {
+            sel_offsets,
+            sel,
+            dcg,
+            idcg,
+            exposure,
+        },
+        allocated,
+        delivered,
+    })
 }
 
 /// BankFair+ prices: μ_p plus λ·(T/V_ref)·(2/|P|)·(e_p/γ_p − mean_q e_q/γ_q)/γ_p, the
 /// gradient of the provider-variance goal scaled to one request (0 when λ or V_ref is 0).
-fn plus_price(price: &mut [f64], mu: &[f64], exposure: &[f64], inputs: &BankFairInputs, plus: &PlusParams, n_req: usize) {
+fn plus_price(
+    price: &mut [f64],
+    mu: &[f64],
+    exposure: &[f64],
+    inputs: &BankFairInputs,
+    plus: &PlusParams,
+    n_req: usize,
+) {
     price.copy_from_slice(mu);
     if plus.lambda == 0.0 || inputs.v_ref == 0.0 {
         return;
     }
     let n_prov = price.len() as f64;
-    let ratio = |p: usize| if inputs.gamma[p] > 0.0 { exposure[p] / inputs.gamma[p] } else { 0.0 };
+    let ratio = |p: usize| {
+        if inputs.gamma[p] > 0.0 {
+            exposure[p] / inputs.gamma[p]
+        } else {
+            0.0
+        }
+    };
     let mean = (0..price.len()).map(ratio).sum::<f64>() / n_prov;
     let scale = plus.lambda * (n_req as f64 / inputs.v_ref) * (2.0 / n_prov);
     for (p, value) in price.iter_mut().enumerate() {
@@ -317,7 +429,13 @@ mod tests {
     fn spec_vector_5a() {
         // K = 1, providers A, B with m = (0, 1): M = (0, 1), r̂ = 2, c = .1, step 1, γ = 1
         let (off, s, p) = ([0, 2, 4], [0.9, 0.2, 0.9, 0.85], [0, 1, 0, 1]);
-        let problem = OnlineProblem { requests: Ragged::new(&off, &s, &p, 2).unwrap(), order: &[0, 1], interval: &[0, 0], weight: &[1.0, 1.0], k: 1 };
+        let problem = OnlineProblem {
+            requests: Ragged::new(&off, &s, &p, 2).unwrap(),
+            order: &[0, 1],
+            interval: &[0, 0],
+            weight: &[1.0, 1.0],
+            k: 1,
+        };
         let inputs = spec_inputs();
         let out = run_bankfair(&problem, &params(0.1, 1.0, 1.0), &inputs).unwrap();
         assert_eq!(out.lists.sel, vec![0, 1]); // A, then B (.85 + .1 > .9)
@@ -326,7 +444,13 @@ mod tests {
         assert!((out.lists.dcg[1] / out.lists.idcg[1] - 0.85 / 0.9).abs() < 1e-12);
         // reversed order of the two requests: A both times (B's .2 cannot catch up)
         let (off, s, p) = ([0, 2, 4], [0.9, 0.85, 0.9, 0.2], [0, 1, 0, 1]);
-        let problem = OnlineProblem { requests: Ragged::new(&off, &s, &p, 2).unwrap(), order: &[0, 1], interval: &[0, 0], weight: &[1.0, 1.0], k: 1 };
+        let problem = OnlineProblem {
+            requests: Ragged::new(&off, &s, &p, 2).unwrap(),
+            order: &[0, 1],
+            interval: &[0, 0],
+            weight: &[1.0, 1.0],
+            k: 1,
+        };
         let out = run_bankfair(&problem, &params(0.1, 1.0, 1.0), &inputs).unwrap();
         assert_eq!(out.lists.sel, vec![0, 0]);
     }
@@ -338,7 +462,13 @@ mod tests {
         // is never shown, in either order.
         for scores in [[0.9, 0.2, 0.9, 0.85], [0.9, 0.85, 0.9, 0.2]] {
             let (off, p) = ([0, 2, 4], [0, 1, 0, 1]);
-            let problem = OnlineProblem { requests: Ragged::new(&off, &scores, &p, 2).unwrap(), order: &[0, 1], interval: &[0, 0], weight: &[1.0, 1.0], k: 1 };
+            let problem = OnlineProblem {
+                requests: Ragged::new(&off, &scores, &p, 2).unwrap(),
+                order: &[0, 1],
+                interval: &[0, 0],
+                weight: &[1.0, 1.0],
+                k: 1,
+            };
             let inputs = spec_inputs();
             let official = BankFairParams {
                 theta: 0.25,
@@ -359,7 +489,13 @@ mod tests {
         let off = [0i64, 3, 6, 9];
         let s = [0.9, 0.5, 0.1, 0.3, 0.8, 0.7, 0.2, 0.6, 0.4];
         let p = [0, 1, 2, 1, 0, 2, 2, 1, 0];
-        let problem = OnlineProblem { requests: Ragged::new(&off, &s, &p, 3).unwrap(), order: &[0, 1, 2], interval: &[0, 0, 1], weight: &[1.0; 3], k: 2 };
+        let problem = OnlineProblem {
+            requests: Ragged::new(&off, &s, &p, 3).unwrap(),
+            order: &[0, 1, 2],
+            interval: &[0, 0, 1],
+            weight: &[1.0; 3],
+            k: 2,
+        };
         let top = run_online(&problem, &OnlineMethod::TopK).unwrap();
         for (theta, m) in [(0.0, [5.0, 5.0, 5.0]), (0.5, [0.0, 0.0, 0.0])] {
             let inputs = BankFairInputs {
@@ -375,8 +511,20 @@ mod tests {
             let out = run_bankfair(&problem, &params(theta, 1.0, 0.2), &inputs).unwrap();
             assert_eq!(out.lists, top, "theta {theta}");
             // BankFair+ with δ = λ = 0, α = 1 is BankFair
-            let plus = BankFairParams { plus: Some(PlusParams { delta: 0.0, lambda: 0.0, alpha: 1.0, fp_iters: 5, exhaustive: false }), ..params(theta, 1.0, 0.2) };
-            assert_eq!(run_bankfair(&problem, &plus, &inputs).unwrap().lists, out.lists);
+            let plus = BankFairParams {
+                plus: Some(PlusParams {
+                    delta: 0.0,
+                    lambda: 0.0,
+                    alpha: 1.0,
+                    fp_iters: 5,
+                    exhaustive: false,
+                }),
+                ..params(theta, 1.0, 0.2)
+            };
+            assert_eq!(
+                run_bankfair(&problem, &plus, &inputs).unwrap().lists,
+                out.lists
+            );
         }
     }
 }

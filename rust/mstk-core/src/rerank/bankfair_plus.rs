@@ -22,8 +22,16 @@ pub struct PlusParams {
 
 impl PlusParams {
     pub fn check(&self) -> CoreResult<()> {
-        if !(self.delta >= 0.0 && self.delta.is_finite() && self.lambda >= 0.0 && self.lambda.is_finite() && self.alpha > 0.0 && self.alpha <= 1.0) {
-            return Err(CoreError::parameter("need delta >= 0, lambda >= 0 and alpha in (0, 1]"));
+        if !(self.delta >= 0.0
+            && self.delta.is_finite()
+            && self.lambda >= 0.0
+            && self.lambda.is_finite()
+            && self.alpha > 0.0
+            && self.alpha <= 1.0)
+        {
+            return Err(CoreError::parameter(
+                "need delta >= 0, lambda >= 0 and alpha in (0, 1]",
+            ));
         }
         if self.fp_iters == 0 {
             return Err(CoreError::parameter("fp_iters must be at least 1"));
@@ -71,8 +79,16 @@ impl PlusSelector {
         let slope_at_one = regret_slope(1.0, params.alpha, params.delta);
         let value = |list: &[u32]| -> f64 {
             let q = dcg_in_order(list.iter().map(|&j| s[j as usize]), weights);
-            let satisfaction = if ideal > 0.0 { ideal * regret_value(q / ideal, params.alpha, params.delta) / slope_at_one } else { 0.0 };
-            satisfaction - list.iter().map(|&j| price[prov[j as usize] as usize]).sum::<f64>()
+            let satisfaction = if ideal > 0.0 {
+                ideal * regret_value(q / ideal, params.alpha, params.delta) / slope_at_one
+            } else {
+                0.0
+            };
+            satisfaction
+                - list
+                    .iter()
+                    .map(|&j| price[prov[j as usize] as usize])
+                    .sum::<f64>()
         };
         out.clear();
         if k_t == 0 {
@@ -117,7 +133,16 @@ impl PlusSelector {
         let mut best_value = f64::NEG_INFINITY;
         self.previous.clear();
         for _ in 0..params.fp_iters {
-            topk_priced(s, prov, Some(price), w, k, blocked, &mut self.scratch, &mut self.candidate);
+            topk_priced(
+                s,
+                prov,
+                Some(price),
+                w,
+                k,
+                blocked,
+                &mut self.scratch,
+                &mut self.candidate,
+            );
             if self.candidate == self.previous {
                 break;
             }
@@ -171,8 +196,14 @@ mod tests {
 
     #[test]
     fn spec_vector_3_regret_values() {
-        let z: Vec<f64> = [1.0, 0.9, 0.8, 0.5].iter().map(|&q| regret_value(q, 1.0, 5.0)).collect();
-        let dz: Vec<f64> = [1.0, 0.9, 0.8, 0.5].iter().map(|&q| regret_slope(q, 1.0, 5.0)).collect();
+        let z: Vec<f64> = [1.0, 0.9, 0.8, 0.5]
+            .iter()
+            .map(|&q| regret_value(q, 1.0, 5.0))
+            .collect();
+        let dz: Vec<f64> = [1.0, 0.9, 0.8, 0.5]
+            .iter()
+            .map(|&q| regret_slope(q, 1.0, 5.0))
+            .collect();
         for (got, want) in z.iter().zip([1.0, 0.2513, -0.9183, -10.6825]) {
             assert!((got - want).abs() < 1e-4, "{z:?}");
         }
@@ -180,17 +211,35 @@ mod tests {
             assert!((got - want).abs() < 1e-4, "{dz:?}");
         }
         assert!((regret_value(0.37, 1.0, 0.0) - 0.37).abs() < 1e-15); // δ = 0: Z(q) = q
-        // concave on a grid
-        let grid: Vec<f64> = (0..=100).map(|i| regret_value(i as f64 / 100.0, 0.7, 2.0)).collect();
+                                                                      // concave on a grid
+        let grid: Vec<f64> = (0..=100)
+            .map(|i| regret_value(i as f64 / 100.0, 0.7, 2.0))
+            .collect();
         assert!(grid.windows(3).all(|w| w[0] + w[2] <= 2.0 * w[1] + 1e-12));
     }
 
     fn pick(delta: f64, exhaustive: bool) -> Vec<u32> {
         // spec test 6: K = 1, λ = 0, a (1.0, A, μ 0), b (.7, B, μ −.4)
-        let params = PlusParams { delta, lambda: 0.0, alpha: 1.0, fp_iters: 5, exhaustive };
+        let params = PlusParams {
+            delta,
+            lambda: 0.0,
+            alpha: 1.0,
+            fp_iters: 5,
+            exhaustive,
+        };
         let mut out = Vec::new();
         PlusSelector::default()
-            .select(&[1.0, 0.7], &[0, 1], &[0.0, -0.4], 1, None, 1.0, &position_weights(1), &params, &mut out)
+            .select(
+                &[1.0, 0.7],
+                &[0, 1],
+                &[0.0, -0.4],
+                1,
+                None,
+                1.0,
+                &position_weights(1),
+                &params,
+                &mut out,
+            )
             .unwrap();
         out
     }
@@ -211,22 +260,50 @@ mod tests {
         let weights = position_weights(3);
         for seed in 0..200u64 {
             let n = 5 + (seed % 6) as usize;
-            let s: Vec<f64> = (0..n).map(|i| (((seed + 1) * 7919 + i as u64 * 104729) % 1000) as f64 / 1000.0).collect();
+            let s: Vec<f64> = (0..n)
+                .map(|i| (((seed + 1) * 7919 + i as u64 * 104729) % 1000) as f64 / 1000.0)
+                .collect();
             let prov: Vec<i32> = (0..n).map(|i| ((seed as usize + i) % 3) as i32).collect();
             let price = [0.0, -0.2 * (seed % 4) as f64, 0.1];
             let mut ideal_list = Vec::new();
-            topk_priced(&s, &prov, None, 1.0, 3, None, &mut TopKScratch::default(), &mut ideal_list);
+            topk_priced(
+                &s,
+                &prov,
+                None,
+                1.0,
+                3,
+                None,
+                &mut TopKScratch::default(),
+                &mut ideal_list,
+            );
             let ideal = dcg_in_order(ideal_list.iter().map(|&j| s[j as usize]), &weights);
             let phi = |list: &[u32], p: &PlusParams| {
                 let q = dcg_in_order(list.iter().map(|&j| s[j as usize]), &weights);
-                ideal * regret_value(q / ideal, p.alpha, p.delta) / regret_slope(1.0, p.alpha, p.delta)
-                    - list.iter().map(|&j| price[prov[j as usize] as usize]).sum::<f64>()
+                ideal * regret_value(q / ideal, p.alpha, p.delta)
+                    / regret_slope(1.0, p.alpha, p.delta)
+                    - list
+                        .iter()
+                        .map(|&j| price[prov[j as usize] as usize])
+                        .sum::<f64>()
             };
-            let fixed = PlusParams { delta: 2.0, lambda: 0.0, alpha: 1.0, fp_iters: 5, exhaustive: false };
-            let full = PlusParams { exhaustive: true, ..fixed.clone() };
+            let fixed = PlusParams {
+                delta: 2.0,
+                lambda: 0.0,
+                alpha: 1.0,
+                fp_iters: 5,
+                exhaustive: false,
+            };
+            let full = PlusParams {
+                exhaustive: true,
+                ..fixed.clone()
+            };
             let (mut a, mut b) = (Vec::new(), Vec::new());
-            PlusSelector::default().select(&s, &prov, &price, 3, None, ideal, &weights, &fixed, &mut a).unwrap();
-            PlusSelector::default().select(&s, &prov, &price, 3, None, ideal, &weights, &full, &mut b).unwrap();
+            PlusSelector::default()
+                .select(&s, &prov, &price, 3, None, ideal, &weights, &fixed, &mut a)
+                .unwrap();
+            PlusSelector::default()
+                .select(&s, &prov, &price, 3, None, ideal, &weights, &full, &mut b)
+                .unwrap();
             assert!(phi(&a, &fixed) <= phi(&b, &fixed) + 1e-12, "seed {seed}");
         }
     }

@@ -83,7 +83,9 @@ impl<'a> Cursor<'a> {
         self.eat(b'"')?;
         let start = self.pos;
         let rest = &self.s[start..];
-        let len = rest.iter().position(|&b| b == b'"' || b == b'\\' || b < 0x20)?;
+        let len = rest
+            .iter()
+            .position(|&b| b == b'"' || b == b'\\' || b < 0x20)?;
         if rest[len] != b'"' {
             return None;
         }
@@ -178,9 +180,18 @@ fn json_number_len(s: &[u8]) -> Option<usize> {
 }
 
 /// Scan `line` (which starts at `base` in the buffer); None = use the serde path.
-pub fn scan(line: &[u8], base: usize, skip_output_fields: &[&str], rec: &mut FastRecord) -> Option<()> {
+pub fn scan(
+    line: &[u8],
+    base: usize,
+    skip_output_fields: &[&str],
+    rec: &mut FastRecord,
+) -> Option<()> {
     rec.clear();
-    let mut c = Cursor { s: line, pos: 0, base };
+    let mut c = Cursor {
+        s: line,
+        pos: 0,
+        base,
+    };
     c.eat(b'{')?;
     if c.peek()? == b'}' {
         c.pos += 1;
@@ -205,7 +216,8 @@ pub fn scan(line: &[u8], base: usize, skip_output_fields: &[&str], rec: &mut Fas
                 b"items" | b"scores" | b"providers" | b"candidates" => return None,
                 _ => {
                     let value = c.raw_value()?;
-                    let text = std::str::from_utf8(&line[value.0 - base..value.0 - base + value.1]).ok()?;
+                    let text = std::str::from_utf8(&line[value.0 - base..value.0 - base + value.1])
+                        .ok()?;
                     if name == b"interval" {
                         let v: i64 = serde_json::from_str(text).ok()?;
                         if v.unsigned_abs() > super::requests::MAX_INTERVAL {
@@ -216,14 +228,21 @@ pub fn scan(line: &[u8], base: usize, skip_output_fields: &[&str], rec: &mut Fas
                         rec.ts = Some(serde_json::from_str(text).ok()?);
                     }
                     let name = std::str::from_utf8(name).ok()?;
-                    if rec.kept.iter().any(|f| &line[f.key.0 - base..f.key.0 - base + f.key.1] == name.as_bytes()) {
+                    if rec
+                        .kept
+                        .iter()
+                        .any(|f| &line[f.key.0 - base..f.key.0 - base + f.key.1] == name.as_bytes())
+                    {
                         return None; // repeated key: let serde decide
                     }
                     if !skip_output_fields.contains(&name) {
                         rec.kept.push(FastField { key, value });
                     } else {
                         // still remember it for the repeated-key check
-                        rec.kept.push(FastField { key, value: (usize::MAX, 0) });
+                        rec.kept.push(FastField {
+                            key,
+                            value: (usize::MAX, 0),
+                        });
                     }
                 }
             }
@@ -256,7 +275,10 @@ mod tests {
         }
         for bad in ["+1", ".5", "1.", "01x", "-", "1e", "nan", "inf"] {
             let n = json_number_len(bad.as_bytes());
-            assert!(n.is_none() || n != Some(bad.len()) || bad == "01x", "{bad}: {n:?}");
+            assert!(
+                n.is_none() || n != Some(bad.len()) || bad == "01x",
+                "{bad}: {n:?}"
+            );
         }
         assert_eq!(json_number_len(b"01"), Some(1)); // then the ',' check fails on '1'
     }
@@ -280,7 +302,11 @@ mod tests {
             br#"{"items":["a"],"scores":[1e999]}"#,
             br#"{"k\u0041":1,"items":["a"],"scores":[1]}"#,
         ] {
-            assert!(scan(giveup, 0, &[], &mut rec).is_none(), "{}", String::from_utf8_lossy(giveup));
+            assert!(
+                scan(giveup, 0, &[], &mut rec).is_none(),
+                "{}",
+                String::from_utf8_lossy(giveup)
+            );
         }
     }
 }

@@ -32,7 +32,9 @@ pub fn normalize_scores(offsets: &[i64], score: &[f64], mode: Normalization) -> 
     let mut out = score.to_vec();
     match mode {
         Normalization::None => {}
-        Normalization::Sigmoid => out.par_iter_mut().for_each(|s| *s = 1.0 / (1.0 + (-*s).exp())),
+        Normalization::Sigmoid => out
+            .par_iter_mut()
+            .for_each(|s| *s = 1.0 / (1.0 + (-*s).exp())),
         Normalization::MinMax => {
             // Requests are independent: split the flat array at request boundaries into
             // groups and normalise the groups in parallel (same arithmetic, same result).
@@ -50,12 +52,17 @@ pub fn normalize_scores(offsets: &[i64], score: &[f64], mode: Normalization) -> 
 }
 
 fn minmax_in_place(r: &mut [f64]) {
-    let (lo, hi) = r.iter().fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), &s| (lo.min(s), hi.max(s)));
+    let (lo, hi) = r
+        .iter()
+        .fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), &s| {
+            (lo.min(s), hi.max(s))
+        });
     let span = hi - lo;
     if span.is_infinite() {
         // scores near ±f64::MAX: halve first so the difference cannot overflow
         let half_span = hi / 2.0 - lo / 2.0;
-        r.iter_mut().for_each(|s| *s = (*s / 2.0 - lo / 2.0) / half_span);
+        r.iter_mut()
+            .for_each(|s| *s = (*s / 2.0 - lo / 2.0) / half_span);
     } else if span > 0.0 {
         r.iter_mut().for_each(|s| *s = (*s - lo) / span);
     } else {
@@ -65,7 +72,11 @@ fn minmax_in_place(r: &mut [f64]) {
 
 /// Cut `values` (laid out by `offsets`) into groups of whole requests of about `target`
 /// values each; each group gets its slice of offsets (absolute) and of values.
-fn split_requests<'a, 'v>(offsets: &'a [i64], mut values: &'v mut [f64], target: usize) -> Vec<(&'a [i64], &'v mut [f64])> {
+fn split_requests<'a, 'v>(
+    offsets: &'a [i64],
+    mut values: &'v mut [f64],
+    target: usize,
+) -> Vec<(&'a [i64], &'v mut [f64])> {
     let mut groups = Vec::new();
     let mut first = 0usize;
     while first + 1 < offsets.len() {
@@ -88,7 +99,11 @@ mod tests {
 
     #[test]
     fn minmax_per_request_and_constant_rows() {
-        let out = normalize_scores(&[0, 3, 5], &[2.0, 4.0, 3.0, 7.0, 7.0], Normalization::MinMax);
+        let out = normalize_scores(
+            &[0, 3, 5],
+            &[2.0, 4.0, 3.0, 7.0, 7.0],
+            Normalization::MinMax,
+        );
         assert_eq!(out, vec![0.0, 1.0, 0.5, 1.0, 1.0]);
     }
 
@@ -117,6 +132,9 @@ mod tests {
 
     #[test]
     fn sigmoid_of_zero_is_half() {
-        assert_eq!(normalize_scores(&[0, 1], &[0.0], Normalization::Sigmoid), vec![0.5]);
+        assert_eq!(
+            normalize_scores(&[0, 1], &[0.0], Normalization::Sigmoid),
+            vec![0.5]
+        );
     }
 }

@@ -49,7 +49,13 @@ pub enum OnlineMethod {
     /// P-MMF (online mirror descent on max-min fairness duals): providers with no budget
     /// left (ρ_p·T_b·K slots per batch) are blocked; μ follows a momentum-smoothed step
     /// projected onto {Σ_{p∈S} ρ_p μ_p ≥ −λ for every S} (closed form, see `pmmf_project`).
-    Pmmf { lambda: f64, eta: f64, gamma: f64, batch: BatchSpec, share: Vec<f64> },
+    Pmmf {
+        lambda: f64,
+        eta: f64,
+        gamma: f64,
+        batch: BatchSpec,
+        share: Vec<f64>,
+    },
 }
 
 /// Everything a method needs besides its parameters.
@@ -91,7 +97,9 @@ pub(crate) fn validate(problem: &OnlineProblem) -> CoreResult<()> {
     let mut seen = vec![false; t];
     for &i in problem.order {
         if i < 0 || i as usize >= t || std::mem::replace(&mut seen[i as usize], true) {
-            return Err(CoreError::shape("order must be a permutation of the request indices"));
+            return Err(CoreError::shape(
+                "order must be a permutation of the request indices",
+            ));
         }
     }
     if problem.weight.len() != problem.requests.n_providers {
@@ -101,8 +109,14 @@ pub(crate) fn validate(problem: &OnlineProblem) -> CoreResult<()> {
             problem.requests.n_providers
         )));
     }
-    if let Some(w) = problem.weight.iter().find(|w| !(w.is_finite() && **w > 0.0)) {
-        return Err(CoreError::parameter(format!("provider weights must be positive and finite, got {w}")));
+    if let Some(w) = problem
+        .weight
+        .iter()
+        .find(|w| !(w.is_finite() && **w > 0.0))
+    {
+        return Err(CoreError::parameter(format!(
+            "provider weights must be positive and finite, got {w}"
+        )));
     }
     Ok(())
 }
@@ -132,14 +146,20 @@ fn batch_lengths(order: &[i64], interval: &[i64], spec: BatchSpec) -> CoreResult
 }
 
 pub(crate) fn longest_request(req: &Ragged) -> usize {
-    req.offsets.windows(2).map(|w| (w[1] - w[0]) as usize).max().unwrap_or(0)
+    req.offsets
+        .windows(2)
+        .map(|w| (w[1] - w[0]) as usize)
+        .max()
+        .unwrap_or(0)
 }
 
 fn check_lambda(lambda: f64) -> CoreResult<()> {
     if lambda.is_finite() && lambda >= 0.0 {
         Ok(())
     } else {
-        Err(CoreError::parameter(format!("lambda must be finite and >= 0, got {lambda}")))
+        Err(CoreError::parameter(format!(
+            "lambda must be finite and >= 0, got {lambda}"
+        )))
     }
 }
 
@@ -152,7 +172,14 @@ pub(crate) struct OutLists {
 
 impl OutLists {
     /// Store request t's list (positions within the request) at `start` in `sel`.
-    pub(crate) fn record(&mut self, req: &Ragged, t: usize, start: usize, list: &[u32], weights: &[f64]) {
+    pub(crate) fn record(
+        &mut self,
+        req: &Ragged,
+        t: usize,
+        start: usize,
+        list: &[u32],
+        weights: &[f64],
+    ) {
         let r = req.range(t);
         let (s, prov) = (&req.score[r.clone()], &req.provider[r]);
         for (slot, &j) in list.iter().enumerate() {
@@ -193,7 +220,16 @@ fn run_batched(
             let use_blocked = price_fn(&batch_exposure, len, &mut price, &mut blocked);
             let r = req.range(t);
             let (s, prov) = (&req.score[r.clone()], &req.provider[r]);
-            topk_priced(s, prov, Some(&price), 1.0, k, use_blocked.then_some(&blocked[..]), &mut scratch, &mut list);
+            topk_priced(
+                s,
+                prov,
+                Some(&price),
+                1.0,
+                k,
+                use_blocked.then_some(&blocked[..]),
+                &mut scratch,
+                &mut list,
+            );
             for &j in &list {
                 batch_exposure[prov[j as usize] as usize] += 1.0;
             }
@@ -214,7 +250,7 @@ pub fn pmmf_project(mu: &mut [f64], rho: &[f64], lambda: f64) {
     }
     let mut neg: Vec<f64> = y.iter().copied().filter(|v| *v < 0.0).collect();
     neg.sort_by(f64::total_cmp); // most negative first
-    // with the m most negative values still below −c: Σ_{i<m} (y_i + c) = −λ
+                                 // with the m most negative values still below −c: Σ_{i<m} (y_i + c) = −λ
     let mut c = 0.0;
     let mut prefix = 0.0;
     for m in 1..=neg.len() {
@@ -228,12 +264,24 @@ pub fn pmmf_project(mu: &mut [f64], rho: &[f64], lambda: f64) {
         }
     }
     for ((m, v), r) in mu.iter_mut().zip(y).zip(rho) {
-        let lifted = if v <= -c { v + c } else if v < 0.0 { 0.0 } else { v };
+        let lifted = if v <= -c {
+            v + c
+        } else if v < 0.0 {
+            0.0
+        } else {
+            v
+        };
         *m = if *r > 0.0 { lifted / r } else { *m };
     }
 }
 
-fn run_fairrec(problem: &OnlineProblem, alpha: f64, lens: &[usize], sel_offsets: &[i64], out: &mut OutLists) {
+fn run_fairrec(
+    problem: &OnlineProblem,
+    alpha: f64,
+    lens: &[usize],
+    sel_offsets: &[i64],
+    out: &mut OutLists,
+) {
     let req = &problem.requests;
     let k = problem.k.min(longest_request(req));
     let weights = position_weights(k);
@@ -323,7 +371,8 @@ fn run_tfrom(problem: &OnlineProblem, share: &[f64], sel_offsets: &[i64], out: &
         for w in &weights[..k_t] {
             let exposure = &out.exposure;
             let pick = by_score.iter().copied().find(|&j| {
-                !taken[j as usize] && exposure[prov[j as usize] as usize] + w <= target[prov[j as usize] as usize]
+                !taken[j as usize]
+                    && exposure[prov[j as usize] as usize] + w <= target[prov[j as usize] as usize]
             });
             if let Some(j) = pick {
                 taken[j as usize] = true;
@@ -332,7 +381,12 @@ fn run_tfrom(problem: &OnlineProblem, share: &[f64], sel_offsets: &[i64], out: &
             slots.push(pick);
         }
         // fill step: empty slots, in order, get the best remaining items
-        let mut rest = by_score.iter().copied().filter(|&j| !taken[j as usize]).collect::<Vec<_>>().into_iter();
+        let mut rest = by_score
+            .iter()
+            .copied()
+            .filter(|&j| !taken[j as usize])
+            .collect::<Vec<_>>()
+            .into_iter();
         let start = sel_offsets[t] as usize;
         let mut dcg = 0.0;
         for (slot, pick) in slots.iter().enumerate() {
@@ -377,7 +431,16 @@ pub fn run_online(problem: &OnlineProblem, method: &OnlineMethod) -> CoreResult<
             || (TopKScratch::default(), Vec::new()),
             |(scratch, out), t| {
                 let r = req.range(t);
-                topk_priced(&req.score[r.clone()], &req.provider[r], None, 1.0, k, None, scratch, out);
+                topk_priced(
+                    &req.score[r.clone()],
+                    &req.provider[r],
+                    None,
+                    1.0,
+                    k,
+                    None,
+                    scratch,
+                    out,
+                );
                 out.clone()
             },
         )
@@ -387,7 +450,11 @@ pub fn run_online(problem: &OnlineProblem, method: &OnlineMethod) -> CoreResult<
         idcg[t] = dcg_in_order(list.iter().map(|&j| s[j as usize]), &weights);
     }
 
-    let mut out_lists = OutLists { sel, dcg, exposure: vec![0.0f64; req.n_providers] };
+    let mut out_lists = OutLists {
+        sel,
+        dcg,
+        exposure: vec![0.0f64; req.n_providers],
+    };
     match method {
         OnlineMethod::TopK => {
             for (t, list) in ideal_lists.iter().enumerate() {
@@ -419,9 +486,14 @@ pub fn run_online(problem: &OnlineProblem, method: &OnlineMethod) -> CoreResult<
                 false
             });
         }
-        OnlineMethod::KNeighbor { k: neighbors, batch } => {
+        OnlineMethod::KNeighbor {
+            k: neighbors,
+            batch,
+        } => {
             if *neighbors == 0 {
-                return Err(CoreError::parameter("k_neighbor needs k >= 1 eligible providers"));
+                return Err(CoreError::parameter(
+                    "k_neighbor needs k >= 1 eligible providers",
+                ));
             }
             let lens = batch_lengths(problem.order, problem.interval, *batch)?;
             let mut ranked: Vec<usize> = (0..req.n_providers).collect();
@@ -439,17 +511,38 @@ pub fn run_online(problem: &OnlineProblem, method: &OnlineMethod) -> CoreResult<
                 true
             });
         }
-        OnlineMethod::Pmmf { lambda, eta, gamma, batch, share } => {
-            if share.len() != req.n_providers || share.iter().any(|x| !(x.is_finite() && *x >= 0.0)) {
-                return Err(CoreError::shape("pmmf needs one finite share >= 0 per provider"));
+        OnlineMethod::Pmmf {
+            lambda,
+            eta,
+            gamma,
+            batch,
+            share,
+        } => {
+            if share.len() != req.n_providers || share.iter().any(|x| !(x.is_finite() && *x >= 0.0))
+            {
+                return Err(CoreError::shape(
+                    "pmmf needs one finite share >= 0 per provider",
+                ));
             }
-            if !(lambda.is_finite() && *lambda >= 0.0 && eta.is_finite() && *eta > 0.0 && *gamma > 0.0 && *gamma <= 1.0) {
-                return Err(CoreError::parameter("pmmf needs lambda >= 0, eta > 0 and gamma in (0, 1]"));
+            if !(lambda.is_finite()
+                && *lambda >= 0.0
+                && eta.is_finite()
+                && *eta > 0.0
+                && *gamma > 0.0
+                && *gamma <= 1.0)
+            {
+                return Err(CoreError::parameter(
+                    "pmmf needs lambda >= 0, eta > 0 and gamma in (0, 1]",
+                ));
             }
             let lens = batch_lengths(problem.order, problem.interval, *batch)?;
             let n_prov = req.n_providers;
-            let rho: Vec<f64> = share.iter().map(|s| (1.0 + 1.0 / n_prov as f64) * s).collect();
-            let (mut mu, mut g_cum, mut last) = (vec![0.0; n_prov], vec![0.0; n_prov], vec![0.0; n_prov]);
+            let rho: Vec<f64> = share
+                .iter()
+                .map(|s| (1.0 + 1.0 / n_prov as f64) * s)
+                .collect();
+            let (mut mu, mut g_cum, mut last) =
+                (vec![0.0; n_prov], vec![0.0; n_prov], vec![0.0; n_prov]);
             let mut seen = 0usize;
             let kf = k as f64;
             run_batched(problem, &lens, &mut out_lists, |b, len, price, blocked| {
@@ -463,7 +556,8 @@ pub fn run_online(problem: &OnlineProblem, method: &OnlineMethod) -> CoreResult<
                     for p in 0..n_prov {
                         let cnt = b[p] - last[p];
                         let budget = rho[p] * len as f64 * kf - b[p];
-                        let g = gamma * (budget / (len as f64 * kf) - cnt / kf) + (1.0 - gamma) * g_cum[p];
+                        let g = gamma * (budget / (len as f64 * kf) - cnt / kf)
+                            + (1.0 - gamma) * g_cum[p];
                         g_cum[p] = g;
                         let r2 = (rho[p] * rho[p]).max(1e-12);
                         mu[p] -= step * g / r2;
@@ -481,28 +575,54 @@ pub fn run_online(problem: &OnlineProblem, method: &OnlineMethod) -> CoreResult<
         }
         OnlineMethod::FairRec { alpha, batch } => {
             if !(alpha.is_finite() && *alpha > 0.0 && *alpha <= 1.0) {
-                return Err(CoreError::parameter(format!("fairrec needs alpha in (0, 1], got {alpha}")));
+                return Err(CoreError::parameter(format!(
+                    "fairrec needs alpha in (0, 1], got {alpha}"
+                )));
             }
             let lens = batch_lengths(problem.order, problem.interval, *batch)?;
             run_fairrec(problem, *alpha, &lens, &sel_offsets, &mut out_lists);
         }
         OnlineMethod::Tfrom { share } => {
-            if share.len() != req.n_providers || share.iter().any(|x| !(x.is_finite() && *x >= 0.0)) {
-                return Err(CoreError::shape("tfrom needs one finite share >= 0 per provider"));
+            if share.len() != req.n_providers || share.iter().any(|x| !(x.is_finite() && *x >= 0.0))
+            {
+                return Err(CoreError::shape(
+                    "tfrom needs one finite share >= 0 per provider",
+                ));
             }
             run_tfrom(problem, share, &sel_offsets, &mut out_lists);
         }
     }
     let OutLists { sel, dcg, exposure } = out_lists;
-    Ok(OnlineOutput { sel_offsets, sel, dcg, idcg, exposure })
+    Ok(OnlineOutput {
+        sel_offsets,
+        sel,
+        dcg,
+        idcg,
+        exposure,
+    })
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    fn problem<'a>(offsets: &'a [i64], score: &'a [f64], prov: &'a [i32], np: usize, order: &'a [i64], interval: &'a [i64], weight: &'a [f64], k: usize) -> OnlineProblem<'a> {
-        OnlineProblem { requests: Ragged::new(offsets, score, prov, np).unwrap(), order, interval, weight, k }
+    fn problem<'a>(
+        offsets: &'a [i64],
+        score: &'a [f64],
+        prov: &'a [i32],
+        np: usize,
+        order: &'a [i64],
+        interval: &'a [i64],
+        weight: &'a [f64],
+        k: usize,
+    ) -> OnlineProblem<'a> {
+        OnlineProblem {
+            requests: Ragged::new(offsets, score, prov, np).unwrap(),
+            order,
+            interval,
+            weight,
+            k,
+        }
     }
 
     #[test]
@@ -510,15 +630,36 @@ mod tests {
         // K = 1, two identical requests (x .9 of X, y .5 of Y), λ 1, T_b 2 → x then y.
         let (off, s, p) = ([0, 2, 4], [0.9, 0.5, 0.9, 0.5], [0, 1, 0, 1]);
         let pr = problem(&off, &s, &p, 2, &[0, 1], &[0, 0], &[1.0, 1.0], 1);
-        let out = run_online(&pr, &OnlineMethod::MinRegularizer { lambda: 1.0, batch: BatchSpec::Interval }).unwrap();
+        let out = run_online(
+            &pr,
+            &OnlineMethod::MinRegularizer {
+                lambda: 1.0,
+                batch: BatchSpec::Interval,
+            },
+        )
+        .unwrap();
         assert_eq!(out.sel, vec![0, 1]);
         assert_eq!(out.exposure, vec![1.0, 1.0]);
         // λ = 0 is top-K
-        let out = run_online(&pr, &OnlineMethod::MinRegularizer { lambda: 0.0, batch: BatchSpec::Interval }).unwrap();
+        let out = run_online(
+            &pr,
+            &OnlineMethod::MinRegularizer {
+                lambda: 0.0,
+                batch: BatchSpec::Interval,
+            },
+        )
+        .unwrap();
         assert_eq!(out.sel, vec![0, 0]);
         // separate intervals reset the batch exposure: x both times
         let pr = problem(&off, &s, &p, 2, &[0, 1], &[0, 1], &[1.0, 1.0], 1);
-        let out = run_online(&pr, &OnlineMethod::MinRegularizer { lambda: 1.0, batch: BatchSpec::Interval }).unwrap();
+        let out = run_online(
+            &pr,
+            &OnlineMethod::MinRegularizer {
+                lambda: 1.0,
+                batch: BatchSpec::Interval,
+            },
+        )
+        .unwrap();
         assert_eq!(out.sel, vec![0, 0]);
     }
 
@@ -526,17 +667,52 @@ mod tests {
     fn cpfair_and_k_neighbor_spec_vector_7() {
         let (off, s, p) = ([0, 2, 4], [0.9, 0.5, 0.9, 0.5], [0, 1, 0, 1]);
         let pr = problem(&off, &s, &p, 2, &[0, 1], &[0, 0], &[1.0, 1.0], 1);
-        let cp = run_online(&pr, &OnlineMethod::CpFair { lambda: 0.5, batch: BatchSpec::Interval }).unwrap();
+        let cp = run_online(
+            &pr,
+            &OnlineMethod::CpFair {
+                lambda: 0.5,
+                batch: BatchSpec::Interval,
+            },
+        )
+        .unwrap();
         assert_eq!(cp.sel, vec![0, 1]);
-        let kn = run_online(&pr, &OnlineMethod::KNeighbor { k: 1, batch: BatchSpec::Interval }).unwrap();
+        let kn = run_online(
+            &pr,
+            &OnlineMethod::KNeighbor {
+                k: 1,
+                batch: BatchSpec::Interval,
+            },
+        )
+        .unwrap();
         assert_eq!(kn.sel, vec![0, 1]);
         // limits equal to top-K: λ = 0, or every provider eligible
-        let cp0 = run_online(&pr, &OnlineMethod::CpFair { lambda: 0.0, batch: BatchSpec::Interval }).unwrap();
-        let kn_all = run_online(&pr, &OnlineMethod::KNeighbor { k: 2, batch: BatchSpec::Interval }).unwrap();
+        let cp0 = run_online(
+            &pr,
+            &OnlineMethod::CpFair {
+                lambda: 0.0,
+                batch: BatchSpec::Interval,
+            },
+        )
+        .unwrap();
+        let kn_all = run_online(
+            &pr,
+            &OnlineMethod::KNeighbor {
+                k: 2,
+                batch: BatchSpec::Interval,
+            },
+        )
+        .unwrap();
         let top = run_online(&pr, &OnlineMethod::TopK).unwrap();
         assert_eq!(cp0, top);
         assert_eq!(kn_all, top);
-        assert!(run_online(&pr, &OnlineMethod::KNeighbor { k: 0, batch: BatchSpec::All }).is_err());
+        assert!(run_online(
+            &pr,
+            &OnlineMethod::KNeighbor {
+                k: 0,
+                batch: BatchSpec::All
+            }
+        )
+        .is_err());
     }
 
     #[test]
@@ -564,9 +740,23 @@ mod tests {
         // α 1, producers = providers, users (x .9, y .5), (x .8, y .7): ℓ = R = 1 → [x], [y]
         let (off, s, p) = ([0, 2, 4], [0.9, 0.5, 0.8, 0.7], [0, 1, 0, 1]);
         let pr = problem(&off, &s, &p, 2, &[0, 1], &[0, 0], &[1.0, 1.0], 1);
-        let out = run_online(&pr, &OnlineMethod::FairRec { alpha: 1.0, batch: BatchSpec::Interval }).unwrap();
+        let out = run_online(
+            &pr,
+            &OnlineMethod::FairRec {
+                alpha: 1.0,
+                batch: BatchSpec::Interval,
+            },
+        )
+        .unwrap();
         assert_eq!(out.sel, vec![0, 1]);
-        assert!(run_online(&pr, &OnlineMethod::FairRec { alpha: 0.0, batch: BatchSpec::All }).is_err());
+        assert!(run_online(
+            &pr,
+            &OnlineMethod::FairRec {
+                alpha: 0.0,
+                batch: BatchSpec::All
+            }
+        )
+        .is_err());
     }
 
     #[test]
@@ -576,13 +766,40 @@ mod tests {
         let s = [0.9, 0.8, 0.1, 0.9, 0.8, 0.1, 0.9, 0.8, 0.1];
         let p = [0, 0, 1, 0, 0, 1, 0, 0, 1];
         let pr = problem(&off, &s, &p, 2, &[0, 1, 2], &[0, 0, 0], &[1.0, 1.0], 2);
-        let out = run_online(&pr, &OnlineMethod::Tfrom { share: vec![0.5, 0.5] }).unwrap();
+        let out = run_online(
+            &pr,
+            &OnlineMethod::Tfrom {
+                share: vec![0.5, 0.5],
+            },
+        )
+        .unwrap();
         assert_eq!(out.sel, vec![1, 0, 2, 0, 2, 0]); // (x2, x1), (y1, x1), (y1, x1)
         let pr1 = problem(&off[..2], &s[..3], &p[..3], 2, &[0], &[0], &[1.0, 1.0], 2);
-        let one = run_online(&pr1, &OnlineMethod::Tfrom { share: vec![0.5, 0.5] }).unwrap();
+        let one = run_online(
+            &pr1,
+            &OnlineMethod::Tfrom {
+                share: vec![0.5, 0.5],
+            },
+        )
+        .unwrap();
         assert!((one.exposure[0] - 1.6309).abs() < 1e-4 && one.exposure[1] == 0.0);
-        let pr2 = problem(&off[..3], &s[..6], &p[..6], 2, &[0, 1], &[0, 0], &[1.0, 1.0], 2);
-        let two = run_online(&pr2, &OnlineMethod::Tfrom { share: vec![0.5, 0.5] }).unwrap();
+        let pr2 = problem(
+            &off[..3],
+            &s[..6],
+            &p[..6],
+            2,
+            &[0, 1],
+            &[0, 0],
+            &[1.0, 1.0],
+            2,
+        );
+        let two = run_online(
+            &pr2,
+            &OnlineMethod::Tfrom {
+                share: vec![0.5, 0.5],
+            },
+        )
+        .unwrap();
         assert!((two.exposure[0] - 2.2619).abs() < 1e-4 && (two.exposure[1] - 1.0).abs() < 1e-12);
     }
 
@@ -590,7 +807,14 @@ mod tests {
     fn results_follow_processing_order_but_are_stored_by_input_order() {
         let (off, s, p) = ([0, 2, 4], [0.9, 0.5, 0.9, 0.5], [0, 1, 0, 1]);
         let pr = problem(&off, &s, &p, 2, &[1, 0], &[0, 0], &[1.0, 1.0], 1);
-        let out = run_online(&pr, &OnlineMethod::MinRegularizer { lambda: 1.0, batch: BatchSpec::All }).unwrap();
+        let out = run_online(
+            &pr,
+            &OnlineMethod::MinRegularizer {
+                lambda: 1.0,
+                batch: BatchSpec::All,
+            },
+        )
+        .unwrap();
         // request 1 is processed first and gets x; request 0 then gets y
         assert_eq!(out.sel, vec![1, 0]);
     }
@@ -600,7 +824,13 @@ mod tests {
         let (off, s, p) = ([0, 1], [0.5], [0]);
         let r = Ragged::new(&off, &s, &p, 1).unwrap();
         for (order, weight) in [(&[1i64][..], &[1.0][..]), (&[0], &[0.0]), (&[0], &[])] {
-            let pr = OnlineProblem { requests: r, order, interval: &[0], weight, k: 1 };
+            let pr = OnlineProblem {
+                requests: r,
+                order,
+                interval: &[0],
+                weight,
+                k: 1,
+            };
             assert!(run_online(&pr, &OnlineMethod::TopK).is_err());
         }
         assert!(Ragged::new(&[0, 2], &[0.5], &[0], 1).is_err());
@@ -612,15 +842,30 @@ mod tests {
     fn a_huge_k_allocates_nothing_for_it() {
         let (off, s, p) = ([0, 2], [0.9, 0.5], [0, 1]);
         let pr = problem(&off, &s, &p, 2, &[0], &[0], &[1.0, 1.0], usize::MAX / 2);
-        for method in [OnlineMethod::TopK, OnlineMethod::CpFair { lambda: 1.0, batch: BatchSpec::All }] {
+        for method in [
+            OnlineMethod::TopK,
+            OnlineMethod::CpFair {
+                lambda: 1.0,
+                batch: BatchSpec::All,
+            },
+        ] {
             assert_eq!(run_online(&pr, &method).unwrap().sel, vec![0, 1]);
         }
     }
 
     #[test]
     fn batch_lengths_by_spec() {
-        assert_eq!(batch_lengths(&[0, 1, 2, 3, 4], &[0, 0, 1, 1, 1], BatchSpec::Interval).unwrap(), vec![2, 3]);
-        assert_eq!(batch_lengths(&[0, 1, 2, 3, 4], &[0; 5], BatchSpec::Size(2)).unwrap(), vec![2, 2, 1]);
-        assert_eq!(batch_lengths(&[0, 1], &[0, 3], BatchSpec::All).unwrap(), vec![2]);
+        assert_eq!(
+            batch_lengths(&[0, 1, 2, 3, 4], &[0, 0, 1, 1, 1], BatchSpec::Interval).unwrap(),
+            vec![2, 3]
+        );
+        assert_eq!(
+            batch_lengths(&[0, 1, 2, 3, 4], &[0; 5], BatchSpec::Size(2)).unwrap(),
+            vec![2, 2, 1]
+        );
+        assert_eq!(
+            batch_lengths(&[0, 1], &[0, 3], BatchSpec::All).unwrap(),
+            vec![2]
+        );
     }
 }

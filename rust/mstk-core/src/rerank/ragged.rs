@@ -15,9 +15,16 @@ pub struct Ragged<'a> {
 
 impl<'a> Ragged<'a> {
     /// Checks every structural precondition once, so kernels can index without panicking.
-    pub fn new(offsets: &'a [i64], score: &'a [f64], provider: &'a [i32], n_providers: usize) -> CoreResult<Self> {
+    pub fn new(
+        offsets: &'a [i64],
+        score: &'a [f64],
+        provider: &'a [i32],
+        n_providers: usize,
+    ) -> CoreResult<Self> {
         if offsets.is_empty() || offsets[0] != 0 {
-            return Err(CoreError::shape("offsets must start with 0 and have one entry more than there are requests"));
+            return Err(CoreError::shape(
+                "offsets must start with 0 and have one entry more than there are requests",
+            ));
         }
         if offsets.windows(2).any(|w| w[1] < w[0]) {
             return Err(CoreError::shape("offsets must be non-decreasing"));
@@ -39,17 +46,28 @@ impl<'a> Ragged<'a> {
         // `all` over plain comparisons vectorises; look for the culprit only on failure.
         if !score.iter().all(|s| s.is_finite()) {
             let i = score.iter().position(|s| !s.is_finite()).unwrap_or(0);
-            return Err(CoreError::parameter(format!("score {i} is not finite ({})", score[i])));
+            return Err(CoreError::parameter(format!(
+                "score {i} is not finite ({})",
+                score[i]
+            )));
         }
         let bound = n_providers.min(i32::MAX as usize) as u32;
         if !provider.iter().all(|&p| (p as u32) < bound) {
-            let i = provider.iter().position(|&p| p < 0 || p as usize >= n_providers).unwrap_or(0);
+            let i = provider
+                .iter()
+                .position(|&p| p < 0 || p as usize >= n_providers)
+                .unwrap_or(0);
             return Err(CoreError::parameter(format!(
                 "provider id {} at candidate {i} is outside 0..{n_providers}",
                 provider[i]
             )));
         }
-        Ok(Ragged { offsets, score, provider, n_providers })
+        Ok(Ragged {
+            offsets,
+            score,
+            provider,
+            n_providers,
+        })
     }
 
     pub fn n_requests(&self) -> usize {

@@ -131,7 +131,15 @@ struct KeptField {
 }
 
 /// Fields the re-ranker writes itself: an input copy of them is replaced, not duplicated.
-const OUTPUT_FIELDS: [&str; 7] = ["interval", "rec_items", "rec_providers", "rec_scores", "dcg", "idcg", "ndcg"];
+const OUTPUT_FIELDS: [&str; 7] = [
+    "interval",
+    "rec_items",
+    "rec_providers",
+    "rec_scores",
+    "dcg",
+    "idcg",
+    "ndcg",
+];
 const CANDIDATE_FIELDS: [&str; 4] = ["items", "scores", "providers", "candidates"];
 
 /// Where a candidate's item string is: raw bytes of the input (no escapes), or unescaped
@@ -172,7 +180,10 @@ impl TextRef {
         if self.0 & OWNED_BIT != 0 {
             Text::Owned((self.0 & !OWNED_BIT) as usize)
         } else {
-            Text::Raw { start: (self.0 >> LEN_BITS) as usize, len: (self.0 & ((1 << LEN_BITS) - 1)) as usize }
+            Text::Raw {
+                start: (self.0 >> LEN_BITS) as usize,
+                len: (self.0 & ((1 << LEN_BITS) - 1)) as usize,
+            }
         }
     }
 }
@@ -187,7 +198,12 @@ struct DuplicateFinder {
 
 impl DuplicateFinder {
     /// Position of the first candidate whose item already appeared earlier, if any.
-    fn first_duplicate<'s>(&mut self, n: usize, item: impl Fn(usize) -> &'s str, hasher: &foldhash::fast::FixedState) -> Option<usize> {
+    fn first_duplicate<'s>(
+        &mut self,
+        n: usize,
+        item: impl Fn(usize) -> &'s str,
+        hasher: &foldhash::fast::FixedState,
+    ) -> Option<usize> {
         let want = (n * 2).next_power_of_two().max(16);
         if self.slots.len() < want || self.generation == u32::MAX {
             self.slots = vec![(0, 0, 0); want];
@@ -340,13 +356,18 @@ impl<'de: 'a, 'a, 'b> Visitor<'de> for TopLevel<'a, 'b> {
     fn visit_map<M: MapAccess<'de>>(mut self, mut map: M) -> Result<Self, M::Error> {
         while let Some(key) = map.next_key::<JsonStr<'de>>()? {
             let key_text = match &key.0 {
-                Cow::Borrowed(k) => KeyText::Raw(offset_in(self.buf, k), offset_in(self.buf, k) + k.len()),
+                Cow::Borrowed(k) => {
+                    KeyText::Raw(offset_in(self.buf, k), offset_in(self.buf, k) + k.len())
+                }
                 Cow::Owned(k) => KeyText::Owned(k.as_str().into()),
             };
             let name: &str = &key.0;
             let raw: &'de RawValue = map.next_value()?;
             let text = raw.get();
-            let span = (offset_in(self.buf, text), offset_in(self.buf, text) + text.len());
+            let span = (
+                offset_in(self.buf, text),
+                offset_in(self.buf, text) + text.len(),
+            );
             let candidate_field = CANDIDATE_FIELDS.iter().position(|f| *f == name);
             if let Some(i) = candidate_field {
                 if std::mem::replace(&mut self.saw[i], true) {
@@ -358,8 +379,9 @@ impl<'de: 'a, 'a, 'b> Visitor<'de> for TopLevel<'a, 'b> {
                     1 => parse_into(text, &mut self.scratch.scores)
                         .map_err(|e| de_err(format!("'scores' must be a list of numbers ({e})")))?,
                     2 => {
-                        let v: Vec<JsonStr> = serde_json::from_str(text)
-                            .map_err(|e| de_err(format!("'providers' must be a list of strings ({e})")))?;
+                        let v: Vec<JsonStr> = serde_json::from_str(text).map_err(|e| {
+                            de_err(format!("'providers' must be a list of strings ({e})"))
+                        })?;
                         self.scratch.providers = v.into_iter().map(Some).collect();
                     }
                     _ => {
@@ -377,7 +399,10 @@ impl<'de: 'a, 'a, 'b> Visitor<'de> for TopLevel<'a, 'b> {
                     }
                 }
                 if self.keep_candidates {
-                    self.scratch.kept.push(KeptField { key: key_text, value: span });
+                    self.scratch.kept.push(KeptField {
+                        key: key_text,
+                        value: span,
+                    });
                 }
                 continue;
             }
@@ -386,7 +411,11 @@ impl<'de: 'a, 'a, 'b> Visitor<'de> for TopLevel<'a, 'b> {
                     let v: i64 = serde_json::from_str(text)
                         .ok()
                         .filter(|v: &i64| v.unsigned_abs() <= MAX_INTERVAL)
-                        .ok_or_else(|| de_err(format!("'interval' must be an integer within ±2^53, got {text}")))?;
+                        .ok_or_else(|| {
+                            de_err(format!(
+                                "'interval' must be an integer within ±2^53, got {text}"
+                            ))
+                        })?;
                     self.interval = Some(v);
                 }
                 "ts" => {
@@ -397,7 +426,10 @@ impl<'de: 'a, 'a, 'b> Visitor<'de> for TopLevel<'a, 'b> {
                 _ => {}
             }
             if !OUTPUT_FIELDS.contains(&name) {
-                self.scratch.kept.push(KeptField { key: key_text, value: span });
+                self.scratch.kept.push(KeptField {
+                    key: key_text,
+                    value: span,
+                });
             }
         }
         Ok(self)
@@ -405,7 +437,10 @@ impl<'de: 'a, 'a, 'b> Visitor<'de> for TopLevel<'a, 'b> {
 }
 
 /// Deserialize a JSON array into `out`, reusing its allocation across records.
-fn parse_into<'a, T: Deserialize<'a>>(text: &'a str, out: &mut Vec<T>) -> Result<(), serde_json::Error> {
+fn parse_into<'a, T: Deserialize<'a>>(
+    text: &'a str,
+    out: &mut Vec<T>,
+) -> Result<(), serde_json::Error> {
     let mut de = serde_json::Deserializer::from_str(text);
     Vec::<T>::deserialize_in_place(&mut de, out)?;
     de.end()
@@ -435,7 +470,10 @@ fn line_chunks(buf: &[u8], first_line: u64, n: usize) -> Vec<(std::ops::Range<us
 fn trim(line: &[u8]) -> &[u8] {
     let is_ws = |b: &u8| matches!(b, b' ' | b'\t' | b'\r' | b'\n');
     let start = line.iter().position(|b| !is_ws(b)).unwrap_or(line.len());
-    let end = line.iter().rposition(|b| !is_ws(b)).map_or(start, |e| e + 1);
+    let end = line
+        .iter()
+        .rposition(|b| !is_ws(b))
+        .map_or(start, |e| e + 1);
     &line[start..end]
 }
 
@@ -463,12 +501,28 @@ impl RequestBatch {
         }) + u64::from(!buf.is_empty() && !buf.ends_with(b"\n"));
         let parts: Vec<(RequestBatch, Vec<BadLine>)> = chunks
             .into_par_iter()
-            .map(|(range, line)| Self::parse_range(buf, range, line, keep_candidates, missing_provider, stop_at_first))
+            .map(|(range, line)| {
+                Self::parse_range(
+                    buf,
+                    range,
+                    line,
+                    keep_candidates,
+                    missing_provider,
+                    stop_at_first,
+                )
+            })
             .collect();
         let mut parts = parts.into_iter();
         // The first chunk becomes the batch (moved, not copied); later ones are appended.
         let (mut batch, mut bad) = parts.next().unwrap_or_else(|| {
-            (RequestBatch { offsets: vec![0], kept_offsets: vec![0], ..Default::default() }, Vec::new())
+            (
+                RequestBatch {
+                    offsets: vec![0],
+                    kept_offsets: vec![0],
+                    ..Default::default()
+                },
+                Vec::new(),
+            )
         });
         let stopped = stop_at_first && !bad.is_empty();
         for (part, part_bad) in parts.take_while(|_| !stopped) {
@@ -493,9 +547,20 @@ impl RequestBatch {
         missing_provider: MissingProvider,
         stop_at_first: bool,
     ) -> (RequestBatch, Vec<BadLine>) {
-        let mut batch = RequestBatch { offsets: vec![0], kept_offsets: vec![0], ..Default::default() };
+        let mut batch = RequestBatch {
+            offsets: vec![0],
+            kept_offsets: vec![0],
+            ..Default::default()
+        };
         let mut bad = Vec::new();
-        let mut scratch = Scratch { items: Vec::new(), providers: Vec::new(), scores: Vec::new(), kept: Vec::new(), dups: DuplicateFinder::default(), fast: Default::default() };
+        let mut scratch = Scratch {
+            items: Vec::new(),
+            providers: Vec::new(),
+            scores: Vec::new(),
+            kept: Vec::new(),
+            dups: DuplicateFinder::default(),
+            fast: Default::default(),
+        };
         let mut line_no = first_line;
         let data = &buf[range.clone()];
         let mut start = 0;
@@ -513,8 +578,13 @@ impl RequestBatch {
             if line.is_empty() {
                 continue;
             }
-            if let Err(reason) = batch.parse_one(buf, line, keep_candidates, missing_provider, &mut scratch) {
-                bad.push(BadLine { line: this_line, reason });
+            if let Err(reason) =
+                batch.parse_one(buf, line, keep_candidates, missing_provider, &mut scratch)
+            {
+                bad.push(BadLine {
+                    line: this_line,
+                    reason,
+                });
                 if stop_at_first {
                     break;
                 }
@@ -527,23 +597,31 @@ impl RequestBatch {
 
     /// Append a later chunk's records (parsed from the same buffer).
     fn append(&mut self, part: RequestBatch) {
-        let provider_map: Vec<i32> = part.providers.names().map(|name| self.providers.intern(name)).collect();
+        let provider_map: Vec<i32> = part
+            .providers
+            .names()
+            .map(|name| self.providers.intern(name))
+            .collect();
         let item_base = self.item_text.len() as i64;
         let owned_base = self.owned_items.len();
         let kept_base = self.kept.len();
         self.line.extend(part.line);
-        self.offsets.extend(part.offsets[1..].iter().map(|o| o + item_base));
-        self.item_text.extend(part.item_text.into_iter().map(|t| match t.get() {
-            Text::Owned(i) => TextRef::owned(i + owned_base),
-            Text::Raw { .. } => t,
-        }));
+        self.offsets
+            .extend(part.offsets[1..].iter().map(|o| o + item_base));
+        self.item_text
+            .extend(part.item_text.into_iter().map(|t| match t.get() {
+                Text::Owned(i) => TextRef::owned(i + owned_base),
+                Text::Raw { .. } => t,
+            }));
         self.owned_items.extend(part.owned_items);
         self.score.extend(part.score);
-        self.provider.extend(part.provider.into_iter().map(|p| provider_map[p as usize]));
+        self.provider
+            .extend(part.provider.into_iter().map(|p| provider_map[p as usize]));
         self.interval.extend(part.interval);
         self.ts.extend(part.ts);
         self.kept.extend(part.kept);
-        self.kept_offsets.extend(part.kept_offsets[1..].iter().map(|o| o + kept_base));
+        self.kept_offsets
+            .extend(part.kept_offsets[1..].iter().map(|o| o + kept_base));
     }
 
     fn parse_one<'a>(
@@ -560,34 +638,64 @@ impl RequestBatch {
         scratch.kept.clear();
         let text = std::str::from_utf8(line).map_err(|e| format!("not valid UTF-8 ({e})"))?;
         let base = offset_in(buf, text);
-        let fast = !keep_candidates && fastpath::scan(line, base, &OUTPUT_FIELDS, &mut scratch.fast).is_some();
-        if fast && self.push_fast(text, base, &scratch.fast, &mut scratch.dups, missing_provider) {
+        let fast = !keep_candidates
+            && fastpath::scan(line, base, &OUTPUT_FIELDS, &mut scratch.fast).is_some();
+        if fast
+            && self.push_fast(
+                text,
+                base,
+                &scratch.fast,
+                &mut scratch.dups,
+                missing_provider,
+            )
+        {
             return Ok(());
         }
         // Not the plain shape, or something to report: the general path decides and words it.
         let (interval, ts, saw) = if fast {
             let f = &scratch.fast;
             // Spans lie inside `text`, which is valid UTF-8, and start/end at ASCII quotes.
-            let at = |(start, len): (usize, usize)| JsonStr(Cow::Borrowed(&text[start - base..start - base + len]));
+            let at = |(start, len): (usize, usize)| {
+                JsonStr(Cow::Borrowed(&text[start - base..start - base + len]))
+            };
             scratch.items.extend(f.items.iter().map(|&span| at(span)));
             scratch.scores.extend_from_slice(&f.scores);
-            scratch.providers.extend(f.providers.iter().map(|&span| Some(at(span))));
-            scratch.kept.extend(f.kept.iter().map(|k| KeptField { key: KeyText::Raw(k.key.0, k.key.0 + k.key.1), value: (k.value.0, k.value.0 + k.value.1) }));
-            (f.interval, f.ts, [f.has_items, f.has_scores, f.has_providers, false])
+            scratch
+                .providers
+                .extend(f.providers.iter().map(|&span| Some(at(span))));
+            scratch.kept.extend(f.kept.iter().map(|k| KeptField {
+                key: KeyText::Raw(k.key.0, k.key.0 + k.key.1),
+                value: (k.value.0, k.value.0 + k.value.1),
+            }));
+            (
+                f.interval,
+                f.ts,
+                [f.has_items, f.has_scores, f.has_providers, false],
+            )
         } else {
             let mut de = serde_json::Deserializer::from_str(text);
-            let top = TopLevel { buf, scratch, keep_candidates, interval: None, ts: None, saw: [false; 4] };
+            let top = TopLevel {
+                buf,
+                scratch,
+                keep_candidates,
+                interval: None,
+                ts: None,
+                saw: [false; 4],
+            };
             let top = de.deserialize_map(top).map_err(|e| match e.classify() {
                 // a wrong type or a bad field value is not a JSON syntax error
                 serde_json::error::Category::Data => strip_position(&e),
                 _ => format!("invalid JSON: {}", strip_position(&e)),
             })?;
-            de.end().map_err(|_| "invalid JSON: trailing characters after the object".to_string())?;
+            de.end()
+                .map_err(|_| "invalid JSON: trailing characters after the object".to_string())?;
             (top.interval, top.ts, top.saw)
         };
         let has_arrays = saw[0] || saw[1] || saw[2];
         if saw[3] && has_arrays {
-            return Err("give either 'candidates' or 'items'/'scores'/'providers', not both".into());
+            return Err(
+                "give either 'candidates' or 'items'/'scores'/'providers', not both".into(),
+            );
         }
         if !(saw[3] || saw[0] && saw[1]) {
             return Err("missing 'items' and 'scores' (or 'candidates')".into());
@@ -600,7 +708,11 @@ impl RequestBatch {
             scratch.providers.clear();
             scratch.providers.resize_with(n, || None);
         } else if scratch.providers.len() != n {
-            return Err(format!("{} items but {} providers", n, scratch.providers.len()));
+            return Err(format!(
+                "{} items but {} providers",
+                n,
+                scratch.providers.len()
+            ));
         }
         if let Some(j) = scratch.scores.iter().position(|s| !s.is_finite()) {
             return Err(format!("score of candidate {} is not finite", j + 1));
@@ -618,8 +730,15 @@ impl RequestBatch {
         // generation stamp. Checked before interning providers, so a rejected record leaves
         // no trace in the provider universe.
         let items = &scratch.items;
-        if let Some(j) = scratch.dups.first_duplicate(items.len(), |j| &*items[j].0, &self.hasher) {
-            return Err(format!("item '{}' appears twice (candidate {})", scratch.items[j].0, j + 1));
+        if let Some(j) = scratch
+            .dups
+            .first_duplicate(items.len(), |j| &*items[j].0, &self.hasher)
+        {
+            return Err(format!(
+                "item '{}' appears twice (candidate {})",
+                scratch.items[j].0,
+                j + 1
+            ));
         }
         for it in &scratch.items {
             let raw = match &it.0 {
@@ -650,7 +769,14 @@ impl RequestBatch {
 
     /// Append a record the fast scanner read, if it is valid; false = let the general path
     /// handle it (and word the error). Same rules and results as the general path.
-    fn push_fast(&mut self, text: &str, base: usize, f: &fastpath::FastRecord, dups: &mut DuplicateFinder, missing_provider: MissingProvider) -> bool {
+    fn push_fast(
+        &mut self,
+        text: &str,
+        base: usize,
+        f: &fastpath::FastRecord,
+        dups: &mut DuplicateFinder,
+        missing_provider: MissingProvider,
+    ) -> bool {
         let n = f.items.len();
         if !(f.has_items && f.has_scores) || f.scores.len() != n {
             return false;
@@ -662,12 +788,16 @@ impl RequestBatch {
             return false;
         }
         let at = |(start, len): (usize, usize)| &text[start - base..start - base + len];
-        if dups.first_duplicate(n, |j| at(f.items[j]), &self.hasher).is_some() {
+        if dups
+            .first_duplicate(n, |j| at(f.items[j]), &self.hasher)
+            .is_some()
+        {
             return false;
         }
         for &(start, len) in &f.items {
             let text = TextRef::raw(start, len).unwrap_or_else(|| {
-                self.owned_items.push(text[start - base..start - base + len].to_string());
+                self.owned_items
+                    .push(text[start - base..start - base + len].to_string());
                 TextRef::owned(self.owned_items.len() - 1)
             });
             self.item_text.push(text);
@@ -687,7 +817,10 @@ impl RequestBatch {
         self.offsets.push(self.item_text.len() as i64);
         self.interval.push(f.interval.unwrap_or(MISSING_INTERVAL));
         self.ts.push(f.ts.unwrap_or(f64::NAN));
-        self.kept.extend(f.kept.iter().map(|k| KeptField { key: KeyText::Raw(k.key.0, k.key.0 + k.key.1), value: (k.value.0, k.value.0 + k.value.1) }));
+        self.kept.extend(f.kept.iter().map(|k| KeptField {
+            key: KeyText::Raw(k.key.0, k.key.0 + k.key.1),
+            value: (k.value.0, k.value.0 + k.value.1),
+        }));
         self.kept_offsets.push(self.kept.len());
         true
     }
@@ -700,7 +833,9 @@ impl RequestBatch {
     pub fn item(&self, j: usize) -> &str {
         match self.item_text[j].get() {
             // Raw spans were validated as UTF-8 text without escapes when parsed.
-            Text::Raw { start, len } => std::str::from_utf8(&self.buf[start..start + len]).unwrap_or(""),
+            Text::Raw { start, len } => {
+                std::str::from_utf8(&self.buf[start..start + len]).unwrap_or("")
+            }
             Text::Owned(i) => &self.owned_items[i],
         }
     }
@@ -708,7 +843,9 @@ impl RequestBatch {
     /// Dense item ids (order of first appearance) for every candidate, and the id table.
     pub fn item_ids(&self) -> (Vec<i32>, Interner) {
         let mut table = Interner::default();
-        let ids = (0..self.item_text.len()).map(|j| table.intern(self.item(j))).collect();
+        let ids = (0..self.item_text.len())
+            .map(|j| table.intern(self.item(j)))
+            .collect();
         (ids, table)
     }
 
@@ -720,7 +857,8 @@ impl RequestBatch {
                 out.extend_from_slice(&self.buf[start..start + len]);
                 out.push(b'"');
             }
-            Text::Owned(i) => serde_json::to_writer(&mut *out, &self.owned_items[i]).expect("writing to a Vec cannot fail"),
+            Text::Owned(i) => serde_json::to_writer(&mut *out, &self.owned_items[i])
+                .expect("writing to a Vec cannot fail"),
         }
     }
 
@@ -728,13 +866,32 @@ impl RequestBatch {
     /// `interval`, `rec_items`, `rec_providers`, `rec_scores` (the given, normalised
     /// scores), `dcg`, `idcg`, `ndcg`.
     pub fn write_results(&self, lists: &ListResults) -> CoreResult<Vec<u8>> {
-        let ListResults { interval, rec_score, sel_offsets, sel, dcg, idcg } = *lists;
+        let ListResults {
+            interval,
+            rec_score,
+            sel_offsets,
+            sel,
+            dcg,
+            idcg,
+        } = *lists;
         let t = self.n_requests();
-        if interval.len() != t || dcg.len() != t || idcg.len() != t || sel_offsets.len() != t + 1 || rec_score.len() != self.score.len() {
-            return Err(CoreError::shape("result arrays do not match the parsed requests"));
+        if interval.len() != t
+            || dcg.len() != t
+            || idcg.len() != t
+            || sel_offsets.len() != t + 1
+            || rec_score.len() != self.score.len()
+        {
+            return Err(CoreError::shape(
+                "result arrays do not match the parsed requests",
+            ));
         }
-        if sel_offsets[0] != 0 || sel_offsets.windows(2).any(|w| w[1] < w[0]) || *sel_offsets.last().unwrap() as usize != sel.len() {
-            return Err(CoreError::shape("sel_offsets must be non-decreasing from 0 to len(sel)"));
+        if sel_offsets[0] != 0
+            || sel_offsets.windows(2).any(|w| w[1] < w[0])
+            || *sel_offsets.last().unwrap() as usize != sel.len()
+        {
+            return Err(CoreError::shape(
+                "sel_offsets must be non-decreasing from 0 to len(sel)",
+            ));
         }
         // Records are independent: write ranges of them in parallel and concatenate in order.
         let per_chunk = (t / (4 * rayon::current_num_threads()).max(1)).max(1024);
@@ -746,8 +903,19 @@ impl RequestBatch {
         Ok(parts.concat())
     }
 
-    fn write_range(&self, range: std::ops::Range<usize>, lists: &ListResults) -> CoreResult<Vec<u8>> {
-        let ListResults { interval, rec_score, sel_offsets, sel, dcg, idcg } = *lists;
+    fn write_range(
+        &self,
+        range: std::ops::Range<usize>,
+        lists: &ListResults,
+    ) -> CoreResult<Vec<u8>> {
+        let ListResults {
+            interval,
+            rec_score,
+            sel_offsets,
+            sel,
+            dcg,
+            idcg,
+        } = *lists;
         let mut out = Vec::with_capacity(range.len() * 256);
         let mut fbuf = ryu::Buffer::new();
         let mut ibuf = itoa::Buffer::new();
@@ -756,7 +924,9 @@ impl RequestBatch {
             let n = self.offsets[r + 1] as usize - base;
             let chosen = &sel[sel_offsets[r] as usize..sel_offsets[r + 1] as usize];
             if let Some(&bad) = chosen.iter().find(|&&j| j < 0 || j as usize >= n) {
-                return Err(CoreError::shape(format!("selected position {bad} outside request {r}'s {n} candidates")));
+                return Err(CoreError::shape(format!(
+                    "selected position {bad} outside request {r}'s {n} candidates"
+                )));
             }
             out.push(b'{');
             for f in &self.kept[self.kept_offsets[r]..self.kept_offsets[r + 1]] {
@@ -766,7 +936,9 @@ impl RequestBatch {
                         out.extend_from_slice(&self.buf[*a..*b]);
                         out.push(b'"');
                     }
-                    KeyText::Owned(k) => serde_json::to_writer(&mut out, &**k).expect("writing to a Vec cannot fail"),
+                    KeyText::Owned(k) => {
+                        serde_json::to_writer(&mut out, &**k).expect("writing to a Vec cannot fail")
+                    }
                 }
                 out.push(b':');
                 out.extend_from_slice(&self.buf[f.value.0..f.value.1]);
@@ -787,7 +959,8 @@ impl RequestBatch {
                     out.push(b',');
                 }
                 let p = self.provider[base + j as usize] as usize;
-                serde_json::to_writer(&mut out, self.providers.name(p)).expect("writing to a Vec cannot fail");
+                serde_json::to_writer(&mut out, self.providers.name(p))
+                    .expect("writing to a Vec cannot fail");
             }
             out.push(b']');
             out.extend_from_slice(b",\"rec_scores\":[");
@@ -832,7 +1005,13 @@ mod tests {
     use super::*;
 
     fn parse(s: &str) -> (RequestBatch, Vec<BadLine>) {
-        RequestBatch::parse(s.as_bytes().to_vec(), 1, false, MissingProvider::Error, false)
+        RequestBatch::parse(
+            s.as_bytes().to_vec(),
+            1,
+            false,
+            MissingProvider::Error,
+            false,
+        )
     }
 
     #[test]
@@ -847,7 +1026,18 @@ mod tests {
         assert!(bad.is_empty(), "{bad:?}");
         assert_eq!(b.line, vec![1, 3]);
         assert_eq!(b.next_line, 4);
-        assert_eq!(RequestBatch::parse(b"{}\n\n{}".to_vec(), 5, false, MissingProvider::Error, false).0.next_line, 8);
+        assert_eq!(
+            RequestBatch::parse(
+                b"{}\n\n{}".to_vec(),
+                5,
+                false,
+                MissingProvider::Error,
+                false
+            )
+            .0
+            .next_line,
+            8
+        );
         assert_eq!(b.offsets, vec![0, 2, 3]);
         assert_eq!(b.item_ids().0, vec![0, 1, 1]);
         assert_eq!(b.item(2), "b");
@@ -855,14 +1045,27 @@ mod tests {
         assert_eq!(b.score, vec![0.5, 2.0, 1.0]);
         assert_eq!(b.interval[0], MISSING_INTERVAL);
         assert_eq!(b.ts[1], 86400.0);
-        let out = b.write_results(&ListResults { interval: &[0, 1], rec_score: &b.score, sel_offsets: &[0, 1, 2], sel: &[1, 0], dcg: &[2.0, 1.0], idcg: &[2.0, 1.0] }).unwrap();
+        let out = b
+            .write_results(&ListResults {
+                interval: &[0, 1],
+                rec_score: &b.score,
+                sel_offsets: &[0, 1, 2],
+                sel: &[1, 0],
+                dcg: &[2.0, 1.0],
+                idcg: &[2.0, 1.0],
+            })
+            .unwrap();
         let text = String::from_utf8(out).unwrap();
         let lines: Vec<&str> = text.lines().collect();
         assert_eq!(
             lines[0],
             r#"{"request_id":"r1","extra":{"x":[1,2]},"interval":0,"rec_items":["b"],"rec_providers":["Q"],"rec_scores":[2.0],"dcg":2.0,"idcg":2.0,"ndcg":1.0}"#
         );
-        assert!(lines[1].starts_with(r#"{"ts":86400,"ué":1,"interval":1,"#), "{}", lines[1]);
+        assert!(
+            lines[1].starts_with(r#"{"ts":86400,"ué":1,"interval":1,"#),
+            "{}",
+            lines[1]
+        );
     }
 
     #[test]
@@ -873,7 +1076,11 @@ mod tests {
         assert_eq!(bad[0].line, 1);
         assert!(bad[0].reason.contains("appears twice"), "{}", bad[0].reason);
         assert_eq!(bad[1].line, 3);
-        assert!(bad[1].reason.starts_with("invalid JSON"), "{}", bad[1].reason);
+        assert!(
+            bad[1].reason.starts_with("invalid JSON"),
+            "{}",
+            bad[1].reason
+        );
         assert_eq!(b.n_requests(), 1);
         // providers X and Y of the rejected record never entered the universe
         assert_eq!(b.providers.names().collect::<Vec<_>>(), vec!["P"]);
@@ -892,28 +1099,55 @@ mod tests {
             ));
         }
         let buf = input.into_bytes();
-        let whole = RequestBatch::parse_range(&buf, 0..buf.len(), 1, false, MissingProvider::Error, false);
+        let whole =
+            RequestBatch::parse_range(&buf, 0..buf.len(), 1, false, MissingProvider::Error, false);
         for threads in [2, 3, 8] {
-            let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().unwrap();
-            let (b, bad) = pool.install(|| RequestBatch::parse(buf.clone(), 1, false, MissingProvider::Error, false));
+            let pool = rayon::ThreadPoolBuilder::new()
+                .num_threads(threads)
+                .build()
+                .unwrap();
+            let (b, bad) = pool.install(|| {
+                RequestBatch::parse(buf.clone(), 1, false, MissingProvider::Error, false)
+            });
             assert_eq!(bad, whole.1);
             assert_eq!(b.line, whole.0.line);
             assert_eq!(b.offsets, whole.0.offsets);
             assert_eq!(b.provider, whole.0.provider);
-            assert_eq!(b.providers.names().collect::<Vec<_>>(), whole.0.providers.names().collect::<Vec<_>>());
+            assert_eq!(
+                b.providers.names().collect::<Vec<_>>(),
+                whole.0.providers.names().collect::<Vec<_>>()
+            );
             assert_eq!(b.item(b.item_text.len() - 1), "bA");
             let n = b.n_requests();
             let out = |x: &RequestBatch| {
                 let sel: Vec<i32> = (0..n).flat_map(|_| [1, 0]).collect();
                 let so: Vec<i64> = (0..=n as i64).map(|t| 2 * t).collect();
-                x.write_results(&ListResults { interval: &vec![0; n], rec_score: &x.score, sel_offsets: &so, sel: &sel, dcg: &vec![1.0; n], idcg: &vec![1.0; n] }).unwrap()
+                x.write_results(&ListResults {
+                    interval: &vec![0; n],
+                    rec_score: &x.score,
+                    sel_offsets: &so,
+                    sel: &sel,
+                    dcg: &vec![1.0; n],
+                    idcg: &vec![1.0; n],
+                })
+                .unwrap()
             };
-            let mut whole_owned = RequestBatch::parse_range(&buf, 0..buf.len(), 1, false, MissingProvider::Error, false).0;
+            let mut whole_owned = RequestBatch::parse_range(
+                &buf,
+                0..buf.len(),
+                1,
+                false,
+                MissingProvider::Error,
+                false,
+            )
+            .0;
             whole_owned.buf = InputBytes::new(buf.clone());
             assert_eq!(b.item_ids().0, whole_owned.item_ids().0);
             assert_eq!(out(&b), out(&whole_owned));
             // stop at first: the earliest bad line wins whatever the chunking
-            let (_, first) = pool.install(|| RequestBatch::parse(buf.clone(), 1, false, MissingProvider::Error, true));
+            let (_, first) = pool.install(|| {
+                RequestBatch::parse(buf.clone(), 1, false, MissingProvider::Error, true)
+            });
             assert_eq!(first, vec![whole.1[0].clone()]);
         }
     }
@@ -930,7 +1164,12 @@ mod tests {
             let buf = format!("{line}\n").into_bytes();
             let fast = RequestBatch::parse(buf.clone(), 1, false, MissingProvider::Error, true);
             let slow = RequestBatch::parse(buf.clone(), 1, true, MissingProvider::Error, true);
-            assert!(fast.1.is_empty() && slow.1.is_empty(), "{line}: {:?} {:?}", fast.1, slow.1);
+            assert!(
+                fast.1.is_empty() && slow.1.is_empty(),
+                "{line}: {:?} {:?}",
+                fast.1,
+                slow.1
+            );
             assert_eq!(fast.0.score, slow.0.score, "{line}");
             assert_eq!(fast.0.offsets, slow.0.offsets);
             assert_eq!(fast.0.provider, slow.0.provider);
@@ -939,9 +1178,20 @@ mod tests {
             // the slow run kept the candidate arrays; compare the rest of the output
             let n = fast.0.n_requests();
             let args = |b: &RequestBatch| {
-                b.write_results(&ListResults { interval: &vec![0; n], rec_score: &b.score, sel_offsets: &vec![0; n + 1], sel: &[], dcg: &vec![0.0; n], idcg: &vec![0.0; n] }).unwrap()
+                b.write_results(&ListResults {
+                    interval: &vec![0; n],
+                    rec_score: &b.score,
+                    sel_offsets: &vec![0; n + 1],
+                    sel: &[],
+                    dcg: &vec![0.0; n],
+                    idcg: &vec![0.0; n],
+                })
+                .unwrap()
             };
-            let (f, s) = (String::from_utf8(args(&fast.0)).unwrap(), String::from_utf8(args(&slow.0)).unwrap());
+            let (f, s) = (
+                String::from_utf8(args(&fast.0)).unwrap(),
+                String::from_utf8(args(&slow.0)).unwrap(),
+            );
             let strip = |t: &str| t.replace(r#""items":"#, "").len();
             assert!(s.len() >= f.len(), "{f} vs {s} ({})", strip(&s));
             assert!(f.ends_with("\n") && f.contains(r#""rec_items":[]"#));
@@ -951,20 +1201,41 @@ mod tests {
     #[test]
     fn shape_errors() {
         for (line, needle) in [
-            (r#"{"items":["a"],"scores":[1,2],"providers":["P"]}"#, "1 items but 2 scores"),
+            (
+                r#"{"items":["a"],"scores":[1,2],"providers":["P"]}"#,
+                "1 items but 2 scores",
+            ),
             (r#"{"items":["a"],"scores":[1]}"#, "has no provider"),
-            (r#"{"items":[1],"scores":[1],"providers":["P"]}"#, "list of strings"),
+            (
+                r#"{"items":[1],"scores":[1],"providers":["P"]}"#,
+                "list of strings",
+            ),
             (r#"[1,2]"#, "expected a JSON object"),
-            (r#"{"items":["a"],"scores":[1],"providers":["P"],"interval":-9223372036854775808}"#, "within ±2^53"),
-            (r#"{"items":["a"],"scores":[1],"providers":["P"]} x"#, "trailing"),
+            (
+                r#"{"items":["a"],"scores":[1],"providers":["P"],"interval":-9223372036854775808}"#,
+                "within ±2^53",
+            ),
+            (
+                r#"{"items":["a"],"scores":[1],"providers":["P"]} x"#,
+                "trailing",
+            ),
             (r#"{"scores":[1]}"#, "missing 'items'"),
-            (r#"{"items":["a"],"scores":[1],"providers":["P"],"interval":1.5}"#, "'interval' must be an integer"),
+            (
+                r#"{"items":["a"],"scores":[1],"providers":["P"],"interval":1.5}"#,
+                "'interval' must be an integer",
+            ),
         ] {
             let (_, bad) = parse(line);
             assert_eq!(bad.len(), 1, "{line}");
             assert!(bad[0].reason.contains(needle), "{line}: {}", bad[0].reason);
         }
-        let (b, bad) = RequestBatch::parse(br#"{"items":["a"],"scores":[1]}"#.to_vec(), 7, false, MissingProvider::Singleton, true);
+        let (b, bad) = RequestBatch::parse(
+            br#"{"items":["a"],"scores":[1]}"#.to_vec(),
+            7,
+            false,
+            MissingProvider::Singleton,
+            true,
+        );
         assert!(bad.is_empty());
         assert_eq!(b.line, vec![7]);
         assert_eq!(b.providers.name(0), "a");

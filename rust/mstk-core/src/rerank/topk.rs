@@ -98,7 +98,11 @@ pub fn topk_priced(
                 }
                 best.pop();
             }
-            let e = Entry { blocked: false, key, pos: j as u32 };
+            let e = Entry {
+                blocked: false,
+                key,
+                pos: j as u32,
+            };
             let mut i = best.len();
             while i > 0 && key > best[i - 1].key {
                 i -= 1;
@@ -135,7 +139,9 @@ pub fn topk_priced(
     // Display order: by score, not by priced key.
     best.sort_unstable_by(|a, b| {
         let (sa, sb) = (score[a.pos as usize], score[b.pos as usize]);
-        sb.partial_cmp(&sa).unwrap_or(Ordering::Equal).then(a.pos.cmp(&b.pos))
+        sb.partial_cmp(&sa)
+            .unwrap_or(Ordering::Equal)
+            .then(a.pos.cmp(&b.pos))
     });
     out.extend(best.iter().map(|e| e.pos));
 }
@@ -144,9 +150,24 @@ pub fn topk_priced(
 mod tests {
     use super::*;
 
-    fn run(score: &[f64], prov: &[i32], price: Option<&[f64]>, k: usize, blocked: Option<&[bool]>) -> Vec<u32> {
+    fn run(
+        score: &[f64],
+        prov: &[i32],
+        price: Option<&[f64]>,
+        k: usize,
+        blocked: Option<&[bool]>,
+    ) -> Vec<u32> {
         let mut out = Vec::new();
-        topk_priced(score, prov, price, 1.0, k, blocked, &mut TopKScratch::default(), &mut out);
+        topk_priced(
+            score,
+            prov,
+            price,
+            1.0,
+            k,
+            blocked,
+            &mut TopKScratch::default(),
+            &mut out,
+        );
         out
     }
 
@@ -188,16 +209,34 @@ mod tests {
         let prov: Vec<i32> = (0..n).map(|i| (i % 5) as i32).collect();
         let price = [0.1, 0.0, 0.3, -0.2, 0.05];
         let blocked = [false, true, false, false, false];
-        for (k, blocked) in [1usize, 5, 32, 33, 64, 150, 200, 300].into_iter().flat_map(|k| [(k, blocked), (k, [false; 5])]) {
+        for (k, blocked) in [1usize, 5, 32, 33, 64, 150, 200, 300]
+            .into_iter()
+            .flat_map(|k| [(k, blocked), (k, [false; 5])])
+        {
             let unblocked = !blocked.iter().any(|&b| b);
-            let fast = run(&s, &prov, Some(&price), k, if unblocked { None } else { Some(&blocked) });
+            let fast = run(
+                &s,
+                &prov,
+                Some(&price),
+                k,
+                if unblocked { None } else { Some(&blocked) },
+            );
             // reference: full sort by the rank order
             let mut all: Vec<Entry> = (0..n)
-                .map(|j| Entry { blocked: blocked[prov[j] as usize], key: s[j] - price[prov[j] as usize], pos: j as u32 })
+                .map(|j| Entry {
+                    blocked: blocked[prov[j] as usize],
+                    key: s[j] - price[prov[j] as usize],
+                    pos: j as u32,
+                })
                 .collect();
             all.sort_by(rank_order);
             let mut chosen: Vec<u32> = all[..k.min(n)].iter().map(|e| e.pos).collect();
-            chosen.sort_by(|&a, &b| s[b as usize].partial_cmp(&s[a as usize]).unwrap().then(a.cmp(&b)));
+            chosen.sort_by(|&a, &b| {
+                s[b as usize]
+                    .partial_cmp(&s[a as usize])
+                    .unwrap()
+                    .then(a.cmp(&b))
+            });
             assert_eq!(fast, chosen, "k={k}");
         }
     }
