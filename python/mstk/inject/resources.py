@@ -62,7 +62,8 @@ def user_file(path: str, what: str) -> Resource:
     p = Path(path)
     if not p.is_file():
         raise ParameterError(f"{what} {path!r} is not a readable file")
-    return Resource(str(p), p, None)
+    # The file name only: summaries and manifests must not depend on where a file lives.
+    return Resource(p.name, p, None)
 
 
 def find_wordlist(choice: str) -> Resource:
