@@ -66,13 +66,11 @@ count or process; lower rates nest inside higher ones.
 @injector_options
 @click.option("--annotate/--no-annotate", default=True, show_default=True, help="Add the edit log to changed records.")
 @click.option("--annotate-key", default="qe", show_default=True, help="Key of the edit log.")
-@click.option("--engine", type=click.Choice(["mstk", "nlpaug"]), default="mstk", show_default=True,
-              help="nlpaug: rewrite the chosen texts with nlpaug 1.1.11 (compat mode; must be installed).")
 @click.option("--strict", is_flag=True, help="Exit 1 if fewer than k records could be changed.")
 @click.option("--list-models", is_flag=True, help="Print the registered error models as JSON, then exit.")
 @click.pass_obj
 def inject_errors(pm, common: CommonOptions, types: str, rate: str, unit: str, annotate: bool, annotate_key: str,
-                  engine: str, strict: bool, list_models: bool, **kwargs) -> None:
+                  strict: bool, list_models: bool, **kwargs) -> None:
     import sys
 
     from mstk.errors import InputError, ParameterError
@@ -102,11 +100,6 @@ def inject_errors(pm, common: CommonOptions, types: str, rate: str, unit: str, a
                             threads=common.threads, registry=registry, **options)
     except ParameterError as exc:
         raise click.UsageError(str(exc)) from None
-    if engine == "nlpaug":
-        from mstk.inject.nlpaug_engine import NlpaugEngine
-
-        injector = NlpaugEngine(injector)
-
     policy = common.error_policy("")
     stream, source = open_input(common.input)
     policy.source = source

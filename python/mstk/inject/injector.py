@@ -13,8 +13,8 @@ DEFAULT_TYPES = ("keyboard", "visual", "spelling")
 FORMAT_VERSION = "mstk-qe/1"
 FIDELITY_NOTE = (
     "Error types and rates follow QE-RAG (arXiv:2504.04062). The paper's code is not public, "
-    "so the injection algorithm is mstk's own. `--engine nlpaug` runs the tool that secondary "
-    "sources attribute to the paper."
+    "so the injection algorithm is mstk's own. The tool that secondary sources attribute to the "
+    "paper, nlpaug, is compared in bench/inject_errors.py (an `--engine nlpaug` mode is not built yet)."
 )
 
 
