@@ -5,6 +5,9 @@ use std::sync::Arc;
 
 use mstk_core::inject::*;
 
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() {
     let mut args = std::env::args().skip(1);
     let path = args.next().expect("JSONL file");

@@ -10,6 +10,11 @@ mod rerank;
 
 use pyo3::prelude::*;
 
+// Every Rust allocation of the extension; Python objects keep CPython's allocator (outputs
+// are copied into Python bytes, so no pointer crosses allocators).
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// Run `f` on a rayon pool of `threads` workers (None = rayon's global pool: all cores).
 /// Pools are built once per thread count and reused: building one costs thread spawns.
 pub(crate) fn with_threads<T: Send>(

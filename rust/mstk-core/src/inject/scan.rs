@@ -74,17 +74,34 @@ const fn str_lt(a: &str, b: &str) -> bool {
     a.len() < b.len()
 }
 
-/// Whether `word` (ASCII letters, any case) is a protected stopword.
-pub fn is_stopword(word: &str) -> bool {
+/// The stopwords packed as little-endian u64s (all are ASCII and at most 8 bytes), sorted:
+/// the check runs once per candidate word, and integer compares beat string compares.
+static STOPWORD_KEYS: std::sync::LazyLock<[u64; 104]> = std::sync::LazyLock::new(|| {
+    let mut keys = [0u64; 104];
+    for (k, w) in keys.iter_mut().zip(STOPWORDS.iter()) {
+        *k = pack(w.as_bytes()).expect("stopwords are at most 8 letters");
+    }
+    keys.sort_unstable();
+    keys
+});
+
+fn pack(word: &[u8]) -> Option<u64> {
     if word.len() > 8 {
-        return false;
+        return None;
     }
     let mut buf = [0u8; 8];
-    for (dst, src) in buf.iter_mut().zip(word.bytes()) {
+    for (dst, src) in buf.iter_mut().zip(word) {
         *dst = src.to_ascii_lowercase();
     }
-    let lower = std::str::from_utf8(&buf[..word.len()]).unwrap_or("");
-    STOPWORDS.binary_search(&lower).is_ok()
+    Some(u64::from_le_bytes(buf))
+}
+
+/// Whether `word` (ASCII letters, any case) is a protected stopword.
+pub fn is_stopword(word: &str) -> bool {
+    match pack(word.as_bytes()) {
+        Some(key) => STOPWORD_KEYS.binary_search(&key).is_ok(),
+        None => false,
+    }
 }
 
 pub fn is_white_space(c: char) -> bool {
@@ -104,13 +121,17 @@ fn glues(c: char) -> bool {
     i < WORD_JOINERS.len() && WORD_JOINERS[i].0 <= cp
 }
 
+fn has_www(bytes: &[u8]) -> bool {
+    memchr::memchr_iter(b'.', bytes).any(|dot| dot >= 3 && bytes[dot - 3..dot].eq_ignore_ascii_case(b"www"))
+}
+
 /// Byte ranges no edit may touch: URL-like or e-mail-like tokens and `{slot}`s.
 fn protected_ranges(text: &str) -> Vec<(usize, usize)> {
     let bytes = text.as_bytes();
     let mut out = Vec::new();
     let has_token_marker = memchr::memchr(b'@', bytes).is_some()
         || memchr::memmem::find(bytes, b"://").is_some()
-        || bytes.windows(4).any(|w| w.eq_ignore_ascii_case(b"www."));
+        || has_www(bytes);
     if has_token_marker {
         let mut start: Option<usize> = None;
         let check = |s: usize, e: usize, out: &mut Vec<(usize, usize)>| {
@@ -165,13 +186,15 @@ pub fn scan_words_into(text: &str, opts: &ScanOpts, spans: &mut Vec<Span>) {
     spans.clear();
     let bytes = text.as_bytes();
     let ascii = bytes.is_ascii();
-    let protected = if memchr::memchr3(b'@', b'{', b'/', bytes).is_some()
-        || bytes.windows(4).any(|w| w.eq_ignore_ascii_case(b"www."))
-    {
+    let protected = if memchr::memchr3(b'@', b'{', b'/', bytes).is_some() || has_www(bytes) {
         protected_ranges(text)
     } else {
         Vec::new()
     };
+    if ascii {
+        scan_ascii(bytes, opts, &protected, spans);
+        return;
+    }
     let mut i = 0;
     let mut cp = 0; // code points before byte i
     let mut prev: Option<char> = None;
@@ -217,6 +240,34 @@ pub fn scan_words_into(text: &str, opts: &ScanOpts, spans: &mut Vec<Span>) {
             });
         }
         prev = word.chars().last();
+    }
+}
+
+/// The common all-ASCII case: byte offsets are code-point offsets and every neighbour test
+/// is a byte test.
+fn scan_ascii(bytes: &[u8], opts: &ScanOpts, protected: &[(usize, usize)], spans: &mut Vec<Span>) {
+    let glues_byte = |b: u8| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'\'' | b'-');
+    let n = bytes.len();
+    let mut i = 0;
+    while i < n {
+        while i < n && !bytes[i].is_ascii_alphabetic() {
+            i += 1;
+        }
+        if i == n {
+            break;
+        }
+        let start = i;
+        while i < n && bytes[i].is_ascii_alphabetic() {
+            i += 1;
+        }
+        let ok = !(start > 0 && glues_byte(bytes[start - 1]))
+            && !(i < n && glues_byte(bytes[i]))
+            && i - start >= opts.min_word_len
+            && !(opts.protect_stopwords && is_stopword(std::str::from_utf8(&bytes[start..i]).unwrap_or("")))
+            && !protected.iter().any(|&(s, e)| start < e && s < i);
+        if ok {
+            spans.push(Span { start_byte: start, end_byte: i, start_cp: start, end_cp: i });
+        }
     }
 }
 
