@@ -438,6 +438,7 @@ def markdown(p: dict) -> str:
         + f"; the `inject_kernel` example uses the {env['git']['inject_kernel_allocator']} allocator; "
         + f"`mstk/_core` sha256 {env['git']['core_so_sha256']}"
         + (" (**rebuilt by someone else during the run**). " if env["git"]["core_so_changed_during_run"] else ", unchanged during the run. ")
+        + ("**The source tree changed during the run.** " if env["git"]["tree_changed_during_run"] else "The source tree did not change during the run. ")
         + load_note(p),
         "",
         f"Data: `{p['data']['file']}`, {p['data']['records']:,} synthetic queries ({p['data']['mib']} MiB, "
@@ -597,8 +598,10 @@ def git_state() -> dict:
         return subprocess.run(["git", *argv], cwd=ROOT, capture_output=True, text=True).stdout.strip()
 
     example = (ROOT / "rust/mstk-core/examples/inject_kernel.rs").read_text()
+    diff = subprocess.run(["git", "diff", "HEAD", "--", "python", "rust", "plugins"], cwd=ROOT, capture_output=True).stdout
     return {"commit": git("rev-parse", "--short", "HEAD"),
-            "modified": [line[3:] for line in git("status", "--porcelain", "--untracked-files=no").splitlines()],
+            "modified": [line[3:] for line in git("status", "--porcelain", "--", "python", "rust", "plugins").splitlines()],
+            "diff_sha256": hashlib.sha256(diff).hexdigest()[:16],
             "inject_kernel_allocator": "mimalloc" if "mimalloc" in example else "system"}
 
 
@@ -622,6 +625,7 @@ def main() -> None:
     mstk_runs, nlpaug_runs = (1, 1) if args.quick else (5, 3)
     started = time.time()
     core_before = core_sha256()
+    tree_before = git_state()
 
     e2e = end_to_end(data, mstk_runs, nlpaug_runs)
     fixed = fixed_costs(data, mstk_runs)
@@ -638,7 +642,8 @@ def main() -> None:
 
     env = environment(["mstk", "nlpaug", "pyspellchecker", "orjson", "click", "pluggy"])
     env["rustc"] = rustc_version()
-    env["git"] = git_state()
+    env["git"] = tree_before
+    env["git"]["tree_changed_during_run"] = git_state() != tree_before
     env["git"]["core_so_sha256"] = core_before
     env["git"]["core_so_changed_during_run"] = core_sha256() != core_before
     payload = {

@@ -25,7 +25,9 @@ def build_cli(pm) -> click.Group:
     """Return the ``mstk`` click group with every command that ``pm``'s plugins register."""
     from mstk import __version__
 
-    @click.group(context_settings={"help_option_names": ["-h", "--help"]})
+    from mstk.cli.lazy import LazyGroup
+
+    @click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
     @click.version_option(__version__, prog_name="mstk")
     @click.pass_context
     def cli(ctx: click.Context) -> None:
