@@ -474,3 +474,44 @@ def test_installed_plugin_distribution_adds_an_error_model(plugin_venv) -> None:
                               MSTK_LOAD_PLUGINS="homoglyph")
     assert result.returncode == 0, result.stderr
     assert sum('"type":"homoglyph"' in line for line in result.stdout.splitlines()) == 10
+
+
+# ------------------------------------------------------------------- --engine nlpaug
+
+def _nlpaug_importable() -> bool:
+    probe = subprocess.run([sys.executable, "-c", "import nlpaug.augmenter.char, nlpaug.augmenter.word"],
+                           capture_output=True, timeout=120)
+    return probe.returncode == 0
+
+
+needs_nlpaug = pytest.mark.skipif(not _nlpaug_importable(),
+                                  reason="nlpaug not importable: pip install nlpaug==1.1.11 pandas gdown")
+
+
+@needs_nlpaug
+def test_nlpaug_engine_keeps_k_exact_and_ignores_the_hash_seed() -> None:
+    outs = []
+    for hash_seed in ("1", "777"):
+        result = mstk("inject-errors", str(Q20), "--engine", "nlpaug", "--rate", "0.4", "--no-progress",
+                      env={"PYTHONHASHSEED": hash_seed})
+        assert result.returncode == 0, result.stderr
+        outs.append(result.stdout)
+        summary = json.loads(result.stderr.decode().splitlines()[-1])
+        assert summary["k"] == 8 and summary["n_changed"] == 8 and summary["engine"]["name"] == "nlpaug"
+    assert outs[0] == outs[1]
+    changed = [r for r in records(outs[0]) if "qe" in r]
+    assert len(changed) == 8
+    assert all(r["qe"]["engine"] == "nlpaug" and r["qe"]["edits"] is None and r["question"] != r["qe"]["clean"]
+               for r in changed)
+    # Unchanged records are byte-identical to the input lines.
+    source = {json.loads(line)["id"]: line for line in Q20.read_bytes().splitlines()}
+    for line in outs[0].splitlines():
+        record = json.loads(line)
+        if "qe" not in record:
+            assert line == source[record["id"]]
+
+
+@needs_nlpaug
+def test_nlpaug_engine_rate_zero_is_the_identity() -> None:
+    result = mstk("inject-errors", str(UNICODE), "--engine", "nlpaug", "--rate", "0", "--unit", "word", "--no-progress")
+    assert result.returncode == 0 and result.stdout == UNICODE.read_bytes()

@@ -22,6 +22,8 @@ __all__ = [
     "inject_texts",
     "distinct_words_jsonl",
     "distinct_words",
+    "parse_jsonl_records",
+    "splice_jsonl",
     "CoreError",
     "allocate",
     "gini",
@@ -208,3 +210,22 @@ def inject_texts(
 ) -> tuple[list[tuple[str, int, list[tuple[int, int, str, str]]] | None], dict[str, Any]]: ...
 def distinct_words_jsonl(data: bytes, *, field: str = "question", min_word_len: int = 3, protect_stopwords: bool = True) -> list[str]: ...
 def distinct_words(texts: list[str], *, min_word_len: int = 3, protect_stopwords: bool = True) -> list[str]: ...
+def parse_jsonl_records(
+    data: bytes,
+    *,
+    field: str = "question",
+    id_field: str = "id",
+    annotate: bool = True,
+    annotate_key: str = "qe",
+    skip_errors: bool = False,
+) -> tuple[list[str], list[str | None], list[int], str, list[tuple[int, str]]]: ...
+def splice_jsonl(
+    data: bytes,
+    replacements: list[tuple[str, bytes] | None],
+    *,
+    field: str = "question",
+    id_field: str = "id",
+    annotate: bool = True,
+    annotate_key: str = "qe",
+    skip_errors: bool = False,
+) -> bytes: ...

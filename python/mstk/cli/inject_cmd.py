@@ -66,11 +66,13 @@ count or process; lower rates nest inside higher ones.
 @injector_options
 @click.option("--annotate/--no-annotate", default=True, show_default=True, help="Add the edit log to changed records.")
 @click.option("--annotate-key", default="qe", show_default=True, help="Key of the edit log.")
+@click.option("--engine", type=click.Choice(["mstk", "nlpaug"]), default="mstk", show_default=True,
+              help="nlpaug: mstk chooses the records, nlpaug 1.1.11 rewrites them (compat mode; must be installed).")
 @click.option("--strict", is_flag=True, help="Exit 1 if fewer than k records could be changed.")
 @click.option("--list-models", is_flag=True, help="Print the registered error models as JSON, then exit.")
 @click.pass_obj
 def inject_errors(pm, common: CommonOptions, types: str, rate: str, unit: str, annotate: bool, annotate_key: str,
-                  strict: bool, list_models: bool, **kwargs) -> None:
+                  engine: str, strict: bool, list_models: bool, **kwargs) -> None:
     import sys
 
     from mstk.errors import InputError, ParameterError
@@ -98,6 +100,10 @@ def inject_errors(pm, common: CommonOptions, types: str, rate: str, unit: str, a
     try:
         injector = Injector(type_list, rate, unit, common.seed, annotate=annotate, annotate_key=annotate_key,
                             threads=common.threads, registry=registry, **options)
+        if engine == "nlpaug":
+            from mstk.inject.nlpaug_engine import NlpaugEngine
+
+            injector = NlpaugEngine(injector)
     except ParameterError as exc:
         raise click.UsageError(str(exc)) from None
     policy = common.error_policy("")

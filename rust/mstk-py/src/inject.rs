@@ -404,6 +404,67 @@ fn distinct_words(texts: Vec<String>, min_word_len: usize, protect_stopwords: bo
     )
 }
 
+fn jsonl_options(field: &str, id_field: &str, annotate: bool, annotate_key: &str, skip_errors: bool) -> JsonlOptions {
+    JsonlOptions {
+        field: field.into(),
+        id_field: id_field.into(),
+        annotate,
+        annotate_key: annotate_key.into(),
+        skip_errors,
+    }
+}
+
+type ParsedRecords = (Vec<String>, Vec<Option<String>>, Vec<u64>, &'static str, Vec<(u64, String)>);
+
+/// Validated, keyed records of a JSONL buffer, for engines that rewrite texts outside the
+/// kernel: (keys, texts, line numbers, "id"|"position", skipped lines).
+#[pyfunction]
+#[pyo3(signature = (data, *, field="question", id_field="id", annotate=true, annotate_key="qe", skip_errors=false))]
+fn parse_jsonl_records(
+    py: Python<'_>,
+    data: &Bound<'_, PyBytes>,
+    field: &str,
+    id_field: &str,
+    annotate: bool,
+    annotate_key: &str,
+    skip_errors: bool,
+) -> PyResult<ParsedRecords> {
+    let opts = jsonl_options(field, id_field, annotate, annotate_key, skip_errors);
+    let input: &[u8] = data.as_bytes();
+    py.detach(|| {
+        let parsed = core::ParsedJsonl::parse(input, &opts)?;
+        let texts = parsed.texts().iter().map(|t| t.map(str::to_string)).collect();
+        let lines = parsed.record_line_numbers();
+        Ok((parsed.keys.clone(), texts, lines, if parsed.by_id { "id" } else { "position" }, parsed.skipped.clone()))
+    })
+    .py()
+}
+
+/// Writes the JSONL back with the given records replaced: `replacements[i]` is None or
+/// (new field text, annotation object JSON) for record i of `parse_jsonl_records`.
+#[pyfunction]
+#[pyo3(signature = (data, replacements, *, field="question", id_field="id", annotate=true, annotate_key="qe", skip_errors=false))]
+#[allow(clippy::too_many_arguments)]
+fn splice_jsonl<'py>(
+    py: Python<'py>,
+    data: &Bound<'py, PyBytes>,
+    replacements: Vec<Option<(String, Vec<u8>)>>,
+    field: &str,
+    id_field: &str,
+    annotate: bool,
+    annotate_key: &str,
+    skip_errors: bool,
+) -> PyResult<Bound<'py, PyBytes>> {
+    let opts = jsonl_options(field, id_field, annotate, annotate_key, skip_errors);
+    let changed: Vec<Option<core::PrebuiltReplacement>> = replacements
+        .into_iter()
+        .map(|r| r.map(|(text, annotation)| core::PrebuiltReplacement { text, annotation }))
+        .collect();
+    let input: &[u8] = data.as_bytes();
+    let out = py.detach(|| core::ParsedJsonl::parse(input, &opts).and_then(|p| p.write(&changed, &opts))).py()?;
+    Ok(PyBytes::new(py, &out))
+}
+
 pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<PyWordList>()?;
     m.add_class::<PyErrorModel>()?;
@@ -419,6 +480,8 @@ pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(inject_texts, m)?)?;
     m.add_function(wrap_pyfunction!(distinct_words_jsonl, m)?)?;
     m.add_function(wrap_pyfunction!(distinct_words, m)?)?;
+    m.add_function(wrap_pyfunction!(parse_jsonl_records, m)?)?;
+    m.add_function(wrap_pyfunction!(splice_jsonl, m)?)?;
     m.add("UNICODE_VERSION", core::UNICODE_VERSION)?;
     Ok(())
 }

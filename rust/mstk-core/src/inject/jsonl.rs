@@ -310,6 +310,194 @@ fn split_lines(data: &[u8]) -> Vec<(usize, usize)> {
     out
 }
 
+/// A changed field: its new text and how to write its annotation.
+pub trait Replacement: Sync {
+    fn text(&self) -> &str;
+    /// Writes `,"<key>":{…}` (called only with `--annotate`); `clean` is the old field.
+    fn write_annotation(&self, out: &mut Vec<u8>, clean: &str, opts: &JsonlOptions);
+}
+
+/// A replacement whose annotation bytes were built elsewhere (the nlpaug engine).
+#[derive(Clone, Debug)]
+pub struct PrebuiltReplacement {
+    pub text: String,
+    /// The annotation object's JSON (`{…}`), without the key.
+    pub annotation: Vec<u8>,
+}
+
+impl Replacement for PrebuiltReplacement {
+    fn text(&self) -> &str {
+        &self.text
+    }
+    fn write_annotation(&self, out: &mut Vec<u8>, _clean: &str, opts: &JsonlOptions) {
+        out.push(b',');
+        write_json_str(out, &opts.annotate_key);
+        out.push(b':');
+        out.extend_from_slice(&self.annotation);
+    }
+}
+
+struct KernelReplacement<'a> {
+    corruption: &'a Corruption,
+    config: &'a Config,
+}
+
+impl Replacement for KernelReplacement<'_> {
+    fn text(&self) -> &str {
+        &self.corruption.text
+    }
+    fn write_annotation(&self, out: &mut Vec<u8>, clean: &str, opts: &JsonlOptions) {
+        write_annotation(out, self.corruption, clean, self.config, opts);
+    }
+}
+
+/// JSONL split into lines and records, validated and keyed: the first half of every
+/// injector run, shared by the kernel path and engines that rewrite texts elsewhere.
+pub struct ParsedJsonl<'a> {
+    data: &'a [u8],
+    spans: Vec<(usize, usize)>,
+    lines: Vec<Line<'a>>,
+    /// Line index of each record, in input order.
+    record_lines: Vec<usize>,
+    /// Stream key of each record (`i<id>` or `n<position>`).
+    pub keys: Vec<String>,
+    pub by_id: bool,
+    /// (1-based line, message) of every bad line (only with `skip_errors`).
+    pub skipped: Vec<(u64, String)>,
+}
+
+impl<'a> ParsedJsonl<'a> {
+    pub fn parse(data: &'a [u8], opts: &JsonlOptions) -> CoreResult<Self> {
+        let spans = split_lines(data);
+        let mut lines: Vec<Line> = spans.par_iter().map(|&(s, e)| parse_line(&data[s..e], opts)).collect();
+
+        // Keys: ids when every record has one, positions when none has (or --id-field '').
+        let n_with_id = lines.iter().filter(|l| matches!(l, Line::Record(r) if r.id.is_some())).count();
+        let n_records_parsed = lines.iter().filter(|l| matches!(l, Line::Record(_))).count();
+        let by_id = !opts.id_field.is_empty() && n_with_id > 0;
+        if by_id && n_with_id < n_records_parsed {
+            let message = format!(
+                "id {:?} missing (other records have one; use --id-field '' to key by position)",
+                opts.id_field
+            );
+            for line in lines.iter_mut() {
+                if matches!(line, Line::Record(r) if r.id.is_none()) {
+                    *line = Line::Bad(message.clone());
+                }
+            }
+        }
+        let mut seen: HashSet<&str, foldhash::fast::FixedState> = HashSet::with_hasher(Default::default());
+        let mut duplicates = Vec::new();
+        if by_id {
+            for (i, line) in lines.iter().enumerate() {
+                if let Line::Record(r) = line {
+                    let id = r.id.as_deref().expect("all records have ids");
+                    if !seen.insert(id) {
+                        duplicates.push((i, format!("duplicate id {:?}", &id[1..])));
+                    }
+                }
+            }
+        }
+        drop(seen);
+        for (i, message) in duplicates {
+            lines[i] = Line::Bad(message);
+        }
+
+        let mut skipped = Vec::new();
+        for (i, line) in lines.iter().enumerate() {
+            if let Line::Bad(message) = line {
+                if !opts.skip_errors {
+                    return Err(CoreError::record(i as u64 + 1, message.clone()));
+                }
+                skipped.push((i as u64 + 1, message.clone()));
+            }
+        }
+
+        // Records in input order, keyed; position keys count every non-blank line.
+        let mut record_lines = Vec::new();
+        let mut keys = Vec::new();
+        let mut position = 0usize;
+        for (i, line) in lines.iter().enumerate() {
+            match line {
+                Line::Blank => continue,
+                Line::Record(r) => {
+                    record_lines.push(i);
+                    keys.push(if by_id { r.id.clone().expect("checked") } else { format!("n{position}") });
+                }
+                Line::Bad(_) => {}
+            }
+            position += 1;
+        }
+        Ok(ParsedJsonl { data, spans, lines, record_lines, keys, by_id, skipped })
+    }
+
+    /// Each record's field text, in input order (`None`: undecodable, cannot change).
+    pub fn texts(&self) -> Vec<Option<&str>> {
+        self.record_lines
+            .iter()
+            .map(|&i| match &self.lines[i] {
+                Line::Record(r) => r.text.as_deref(),
+                _ => unreachable!("record_lines holds records"),
+            })
+            .collect()
+    }
+
+    /// 1-based line number of each record.
+    pub fn record_line_numbers(&self) -> Vec<u64> {
+        self.record_lines.iter().map(|&i| i as u64 + 1).collect()
+    }
+
+    /// The output: every line as read, except records with a replacement (indexed by
+    /// record), whose field token is rewritten and annotation appended. Bad lines are left
+    /// out (they are in `skipped`).
+    pub fn write<R: Replacement>(&self, changed: &[Option<R>], opts: &JsonlOptions) -> CoreResult<Vec<u8>> {
+        if changed.len() != self.record_lines.len() {
+            return Err(CoreError::shape(format!("{} replacements for {} records", changed.len(), self.record_lines.len())));
+        }
+        let mut by_line: Vec<Option<&R>> = vec![None; self.lines.len()];
+        for (&i, c) in self.record_lines.iter().zip(changed) {
+            by_line[i] = c.as_ref();
+        }
+        let data = self.data;
+        let chunk = (self.lines.len() / (rayon::current_num_threads() * 8)).max(256);
+        let parts: Vec<Vec<u8>> = (0..self.lines.len())
+            .collect::<Vec<_>>()
+            .par_chunks(chunk)
+            .map(|idx| {
+                let mut out = Vec::with_capacity(idx.len() * 96);
+                for &i in idx {
+                    let (s, e) = self.spans[i];
+                    let line = &data[s..e];
+                    match (&self.lines[i], by_line[i]) {
+                        (Line::Bad(_), _) => continue,
+                        (Line::Record(r), Some(c)) => {
+                            out.extend_from_slice(&line[..r.field_start]);
+                            write_json_str(&mut out, c.text());
+                            if opts.annotate {
+                                out.extend_from_slice(&line[r.field_end..r.close]);
+                                c.write_annotation(&mut out, r.text.as_deref().unwrap_or(""), opts);
+                                out.extend_from_slice(&line[r.close..]);
+                            } else {
+                                out.extend_from_slice(&line[r.field_end..]);
+                            }
+                        }
+                        _ => out.extend_from_slice(line),
+                    }
+                    if e < data.len() {
+                        out.push(b'\n');
+                    }
+                }
+                out
+            })
+            .collect();
+        let mut bytes = Vec::with_capacity(parts.iter().map(Vec::len).sum());
+        for p in parts {
+            bytes.extend_from_slice(&p);
+        }
+        Ok(bytes)
+    }
+}
+
 /// Runs the injector over JSONL bytes; see the module docs for what is guaranteed.
 pub fn inject_jsonl(
     data: &[u8],
@@ -318,141 +506,20 @@ pub fn inject_jsonl(
     opts: &JsonlOptions,
 ) -> CoreResult<JsonlOutput> {
     config.validate(models.len())?;
-    let spans = split_lines(data);
-    let mut lines: Vec<Line> = spans
-        .par_iter()
-        .map(|&(s, e)| parse_line(&data[s..e], opts))
-        .collect();
-
-    // Keys: ids when every record has one, positions when none has (or --id-field '').
-    let n_with_id = lines
+    let parsed = ParsedJsonl::parse(data, opts)?;
+    let texts = parsed.texts();
+    let (corruptions, stats) = inject_texts(&parsed.keys, &texts, config, models)?;
+    let changed: Vec<Option<KernelReplacement>> = corruptions
         .iter()
-        .filter(|l| matches!(l, Line::Record(r) if r.id.is_some()))
-        .count();
-    let n_records_parsed = lines
-        .iter()
-        .filter(|l| matches!(l, Line::Record(_)))
-        .count();
-    let by_id = !opts.id_field.is_empty() && n_with_id > 0;
-    if by_id && n_with_id < n_records_parsed {
-        let message = format!(
-            "id {:?} missing (other records have one; use --id-field '' to key by position)",
-            opts.id_field
-        );
-        for line in lines.iter_mut() {
-            if matches!(line, Line::Record(r) if r.id.is_none()) {
-                *line = Line::Bad(message.clone());
-            }
-        }
-    }
-    let mut seen: HashSet<&str, foldhash::fast::FixedState> =
-        HashSet::with_hasher(Default::default());
-    let mut duplicates = Vec::new();
-    if by_id {
-        for (i, line) in lines.iter().enumerate() {
-            if let Line::Record(r) = line {
-                let id = r.id.as_deref().expect("all records have ids");
-                if !seen.insert(id) {
-                    duplicates.push((i, format!("duplicate id {:?}", &id[1..])));
-                }
-            }
-        }
-    }
-    drop(seen);
-    for (i, message) in duplicates {
-        lines[i] = Line::Bad(message);
-    }
-
-    let mut skipped = Vec::new();
-    for (i, line) in lines.iter().enumerate() {
-        if let Line::Bad(message) = line {
-            if !opts.skip_errors {
-                return Err(CoreError::record(i as u64 + 1, message.clone()));
-            }
-            skipped.push((i as u64 + 1, message.clone()));
-        }
-    }
-
-    // Records in input order, keyed; position keys count every non-blank line.
-    let mut record_lines = Vec::new();
-    let mut keys = Vec::new();
-    let mut position = 0usize;
-    for (i, line) in lines.iter().enumerate() {
-        match line {
-            Line::Blank => continue,
-            Line::Record(r) => {
-                record_lines.push(i);
-                keys.push(if by_id {
-                    r.id.clone().expect("checked")
-                } else {
-                    format!("n{position}")
-                });
-            }
-            Line::Bad(_) => {}
-        }
-        position += 1;
-    }
-    let texts: Vec<Option<&str>> = record_lines
-        .iter()
-        .map(|&i| match &lines[i] {
-            Line::Record(r) => r.text.as_deref(),
-            _ => unreachable!("record_lines holds records"),
-        })
+        .map(|c| c.as_ref().map(|corruption| KernelReplacement { corruption, config }))
         .collect();
-    let (corruptions, stats) = inject_texts(&keys, &texts, config, models)?;
-
-    let mut changed: Vec<Option<&Corruption>> = vec![None; lines.len()];
-    for (&i, c) in record_lines.iter().zip(&corruptions) {
-        changed[i] = c.as_ref();
-    }
-    let chunk = (lines.len() / (rayon::current_num_threads() * 8)).max(256);
-    let parts: Vec<Vec<u8>> = (0..lines.len())
-        .collect::<Vec<_>>()
-        .par_chunks(chunk)
-        .map(|idx| {
-            let mut out = Vec::new();
-            for &i in idx {
-                let (s, e) = spans[i];
-                let has_nl = e < data.len();
-                let line = &data[s..e];
-                match (&lines[i], changed[i]) {
-                    (Line::Bad(_), _) => continue,
-                    (Line::Record(r), Some(c)) => {
-                        out.extend_from_slice(&line[..r.field_start]);
-                        write_json_str(&mut out, &c.text);
-                        if opts.annotate {
-                            out.extend_from_slice(&line[r.field_end..r.close]);
-                            write_annotation(
-                                &mut out,
-                                c,
-                                r.text.as_deref().expect("changed has text"),
-                                config,
-                                opts,
-                            );
-                            out.extend_from_slice(&line[r.close..]);
-                        } else {
-                            out.extend_from_slice(&line[r.field_end..]);
-                        }
-                    }
-                    _ => out.extend_from_slice(line),
-                }
-                if has_nl {
-                    out.push(b'\n');
-                }
-            }
-            out
-        })
-        .collect();
-    let mut bytes = Vec::with_capacity(data.len() + stats.n_changed * 160);
-    for p in parts {
-        bytes.extend_from_slice(&p);
-    }
+    let bytes = parsed.write(&changed, opts)?;
     Ok(JsonlOutput {
         bytes,
         summary: Summary {
             stats,
-            keys: if by_id { "id" } else { "position" },
-            skipped,
+            keys: if parsed.by_id { "id" } else { "position" },
+            skipped: parsed.skipped,
         },
     })
 }

@@ -16,7 +16,7 @@ mod unicode_tables;
 
 pub use jsonl::{
     distinct_words, distinct_words_jsonl, inject_jsonl, rate_text, JsonlOptions, JsonlOutput,
-    Summary,
+    ParsedJsonl, PrebuiltReplacement, Replacement, Summary,
 };
 pub use models::{CharsPerWord, ErrorModel, KeyboardModel, TableModel, VisualModel};
 pub use rng::{rank_hash, Rng, DOMAIN};
