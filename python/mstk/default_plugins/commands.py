@@ -11,10 +11,14 @@ BUILTIN_COMMANDS: dict[str, str] = {
     "plugins": "mstk.cli.plugins_cmd:plugins",
     "rerank": "mstk.cli.rerank_cmd:rerank",
     "eval-rerank": "mstk.cli.eval_rerank_cmd:eval_rerank",
+    "eval-retrieval": "mstk.cli.eval_retrieval_cmd:eval_retrieval",
     "rerank-sweep": "mstk.cli.rerank_sweep_cmd:rerank_sweep",
     "data": "mstk.cli.data_cmd:data",
     "recsys": "mstk.cli.recsys_cmd:recsys",
     "inject-errors": "mstk.cli.inject_cmd:inject_errors",
+    "index": "mstk.cli.index_cmd:index",
+    "index-info": "mstk.cli.index_info_cmd:index_info",
+    "retrieve": "mstk.cli.retrieve_cmd:retrieve",
 }
 
 

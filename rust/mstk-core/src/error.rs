@@ -11,6 +11,12 @@ pub enum CoreError {
     Shape(String),
     /// A parameter value is out of its domain (k = 0, negative claims, NaN step …).
     Parameter(String),
+    /// An index file fails a structural or checksum test; `section` names the part.
+    IndexCorrupt { section: String, message: String },
+    /// An index file written by a newer format major version.
+    IndexVersion { found: u16, supported: u16 },
+    /// A file could not be read or written.
+    Io(String),
 }
 
 impl CoreError {
@@ -32,7 +38,12 @@ impl fmt::Display for CoreError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             CoreError::Record { line, message } => write!(f, "line {line}: {message}"),
-            CoreError::Shape(m) | CoreError::Parameter(m) => f.write_str(m),
+            CoreError::Shape(m) | CoreError::Parameter(m) | CoreError::Io(m) => f.write_str(m),
+            CoreError::IndexCorrupt { section, message } => write!(f, "index corrupt in section {section:?}: {message}"),
+            CoreError::IndexVersion { found, supported } => write!(
+                f,
+                "index format major version {found} is newer than this mstk supports ({supported}): rebuild the index or upgrade mstk"
+            ),
         }
     }
 }

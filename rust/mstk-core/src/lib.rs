@@ -9,5 +9,6 @@ pub mod error;
 pub mod inject;
 pub mod metrics;
 pub mod rerank;
+pub mod retrieval;
 
 pub use error::CoreError;

@@ -34,11 +34,27 @@ create_exception!(
     "A parameter value outside its domain."
 );
 
+create_exception!(
+    mstk._core,
+    IndexCorruptError,
+    CoreError,
+    "An index file is damaged or not an mstk index (the message names the section)."
+);
+create_exception!(
+    mstk._core,
+    IndexVersionError,
+    CoreError,
+    "An index file written by a newer format major version."
+);
+
 pub fn to_py(err: RustCoreError) -> PyErr {
     match err {
         RustCoreError::Record { line, message } => RecordError::new_err((line, message)),
         RustCoreError::Shape(m) => ShapeError::new_err(m),
         RustCoreError::Parameter(m) => ParameterError::new_err(m),
+        err @ RustCoreError::IndexCorrupt { .. } => IndexCorruptError::new_err(err.to_string()),
+        err @ RustCoreError::IndexVersion { .. } => IndexVersionError::new_err(err.to_string()),
+        RustCoreError::Io(m) => pyo3::exceptions::PyOSError::new_err(m),
     }
 }
 
@@ -58,5 +74,7 @@ pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("RecordError", py.get_type::<RecordError>())?;
     m.add("ShapeError", py.get_type::<ShapeError>())?;
     m.add("ParameterError", py.get_type::<ParameterError>())?;
+    m.add("IndexCorruptError", py.get_type::<IndexCorruptError>())?;
+    m.add("IndexVersionError", py.get_type::<IndexVersionError>())?;
     Ok(())
 }

@@ -7,6 +7,7 @@
 mod errors;
 mod inject;
 mod rerank;
+mod retrieval;
 
 use pyo3::prelude::*;
 
@@ -59,6 +60,7 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     errors::register(m)?;
     rerank::register(m)?;
     inject::register(m)?;
+    retrieval::register(m)?;
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     Ok(())
 }

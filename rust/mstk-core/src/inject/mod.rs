@@ -12,6 +12,7 @@ pub mod rng;
 pub mod scan;
 pub mod select;
 pub mod spelling;
+#[rustfmt::skip]
 mod unicode_tables;
 
 pub use jsonl::{

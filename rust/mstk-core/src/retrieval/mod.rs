@@ -1,0 +1,17 @@
+//! Retrieval (spec retrieval): tokenizers, BM25 indexes (Lucene, Okapi, BM25L, BM25+) and
+//! their on-disk format.
+//!
+//! Layout: `tokenize` (Python-exact tokenizers), `bm25` (variants, weights, Lucene norms),
+//! `index` (build, search, top-k), `format` (the checksummed index file).
+
+pub mod bm25;
+pub mod format;
+pub mod index;
+pub mod store;
+pub mod tokenize;
+#[rustfmt::skip]
+mod unicode_tables;
+
+pub use bm25::{Bm25Params, Variant};
+pub use index::{Bm25Index, TopK};
+pub use tokenize::{Normalize, Tokenizer, TokenizerConfig, TokenizerKind};
