@@ -7,6 +7,11 @@ import numpy as np
 import numpy.typing as npt
 
 __all__ = [
+    "IndexCorruptError",
+    "IndexVersionError",
+    "tokenize",
+    "xxh3_64",
+    "Bm25Index",
     "UNICODE_VERSION",
     "WordList",
     "ErrorModel",
@@ -229,3 +234,69 @@ def splice_jsonl(
     annotate_key: str = "qe",
     skip_errors: bool = False,
 ) -> bytes: ...
+
+# ------------------------------------------------------------------------- retrieval
+
+class IndexCorruptError(CoreError): ...
+class IndexVersionError(CoreError): ...
+
+def tokenize(
+    texts: list[str],
+    tokenizer: str = "word",
+    *,
+    stopwords: list[str] | None = None,
+    stemmer: bool | None = None,
+    normalize: str = "none",
+) -> list[list[str]]: ...
+def xxh3_64(data: bytes) -> int: ...
+
+_Hits = tuple[npt.NDArray[np.int32], npt.NDArray[np.float32], npt.NDArray[np.int32]]
+
+@final
+class Bm25Index:
+    @staticmethod
+    def build(
+        texts: list[str],
+        ids: list[str],
+        *,
+        tokenizer: str = "word",
+        stopwords: list[str] | None = None,
+        stemmer: bool | None = None,
+        normalize: str = "none",
+        variant: str = "lucene",
+        k1: float | None = None,
+        b: float | None = None,
+        delta: float | None = None,
+        epsilon: float | None = None,
+        lucene_norms: bool = False,
+        store_contents: bool = False,
+        threads: int | None = None,
+    ) -> Bm25Index: ...
+    @staticmethod
+    def build_pretokenized(
+        tokens: list[list[str]],
+        ids: list[str],
+        *,
+        tokenizer: str = "whitespace",
+        variant: str = "lucene",
+        k1: float | None = None,
+        b: float | None = None,
+        delta: float | None = None,
+        epsilon: float | None = None,
+        lucene_norms: bool = False,
+        threads: int | None = None,
+    ) -> Bm25Index: ...
+    @staticmethod
+    def from_bytes(data: bytes, verify: bool = True) -> Bm25Index: ...
+    def to_bytes(self) -> bytes: ...
+    def meta(self) -> str: ...
+    @property
+    def n_docs(self) -> int: ...
+    def doc_ids(self) -> list[str]: ...
+    def doc_id(self, i: int) -> str | None: ...
+    def content(self, i: int) -> str | None: ...
+    @property
+    def has_contents(self) -> bool: ...
+    def search(self, queries: list[str], k: int = 10, threads: int | None = None) -> _Hits: ...
+    def search_tokens(self, queries: list[list[str]], k: int = 10, threads: int | None = None) -> _Hits: ...
+    def scores(self, query: str | list[str]) -> npt.NDArray[np.float32]: ...
