@@ -45,6 +45,7 @@ BUILTIN_PLUGINS: tuple[str, ...] = (
     "mstk.default_plugins.rerankers",
     "mstk.default_plugins.datasets",
     "mstk.default_plugins.error_models",
+    "mstk.default_plugins.encoders",
 )
 
 

@@ -11,7 +11,11 @@ FIDELITY = ("fidelity: BM25 variants reproduce bm25s 0.3.16 / rank-bm25 0.2.2 / 
 @click.command("index", epilog=FIDELITY)
 @click.argument("corpus", default="-", metavar="CORPUS")
 @click.option("-o", "--out", "out_dir", required=True, type=click.Path(file_okay=False), help="Index directory to write.")
-@click.option("--kind", type=click.Choice(["bm25"]), default="bm25", show_default=True, help="Index kind.")
+@click.option("--kind", type=click.Choice(["bm25", "dense"]), default="bm25", show_default=True, help="Index kind.")
+@click.option("--encoder", default="minilm-int8", show_default=True, help="dense: registered encoder for the texts.")
+@click.option("--vector-field", default=None, help="dense: take vectors from this field instead of encoding.")
+@click.option("--metric", type=click.Choice(["ip", "cos"]), default="ip", show_default=True, help="dense: similarity.")
+@click.option("--batch-size", type=click.IntRange(min=1), default=32, show_default=True, help="dense: texts per encoder batch.")
 @click.option("--force", is_flag=True, help="Replace an existing index directory.")
 @click.option("--id-field", default="id", show_default=True)
 @click.option("--text-field", default="contents", show_default=True,
@@ -30,8 +34,9 @@ FIDELITY = ("fidelity: BM25 variants reproduce bm25s 0.3.16 / rank-bm25 0.2.2 / 
 @click.option("--on-error", type=click.Choice(["fail", "skip"]), default="fail", show_default=True)
 @click.option("--errors", type=click.Path(dir_okay=False), default=None, help="With --on-error skip: the skipped-lines report.")
 @click.option("--threads", type=click.IntRange(min=1), default=None)
-def index(corpus, out_dir, kind, force, id_field, text_field, store_contents, variant, k1, b, delta, epsilon,
-          lucene_norms, tokenizer, stopwords, stemmer, normalize, on_error, errors, threads) -> None:
+def index(corpus, out_dir, kind, encoder, vector_field, metric, batch_size, force, id_field, text_field, store_contents,
+          variant, k1, b, delta, epsilon, lucene_norms, tokenizer, stopwords, stemmer, normalize, on_error, errors,
+          threads) -> None:
     """Index CORPUS (JSONL: id and contents, or id, title and text) for `mstk retrieve`."""
     from pathlib import Path
 
@@ -46,6 +51,7 @@ def index(corpus, out_dir, kind, force, id_field, text_field, store_contents, va
     policy = ErrorPolicy(source=source, mode=on_error, errors_path=errors)
     ids: list[str] = []
     texts: list[str] = []
+    vectors: list[list[float]] = []
     seen: set[str] = set()
     with stream:
         for batch in iter_records(stream, policy):
@@ -63,6 +69,13 @@ def index(corpus, out_dir, kind, force, id_field, text_field, store_contents, va
                 if text is None and text_field == "contents" and isinstance(record.get("text"), str):
                     title = record.get("title")
                     text = f"{title}\n{record['text']}" if isinstance(title, str) else record["text"]
+                if vector_field is not None:
+                    vector = record.get(vector_field)
+                    if not isinstance(vector, list) or not vector or (vectors and len(vector) != len(vectors[0])):
+                        policy.bad(line, f"field {vector_field!r} missing or not a vector of the common dimension")
+                        continue
+                    vectors.append(vector)
+                    text = text if isinstance(text, str) else ""
                 if not isinstance(text, str):
                     policy.bad(line, f"field {text_field!r} missing or not a string")
                     continue
@@ -70,6 +83,10 @@ def index(corpus, out_dir, kind, force, id_field, text_field, store_contents, va
                 ids.append(doc_id)
                 texts.append(text)
     policy.close()
+    if kind == "dense":
+        _index_dense(ids, texts, vectors if vector_field else None, encoder, metric, batch_size, store_contents,
+                     out_dir, force, threads, watch, policy)
+        return
     stop_list = None
     if stopwords == "none":
         stop_list = []
@@ -100,3 +117,32 @@ def index(corpus, out_dir, kind, force, id_field, text_field, store_contents, va
 # Lucene's EnglishAnalyzer list (the Rust core's default for the word tokenizer).
 STOPWORDS_EN = ("a an and are as at be but by for if in into is it no not of on or such that the their then "
                 "there these they this to was will with").split()
+
+
+def _index_dense(ids, texts, vectors, encoder_name, metric, batch_size, store_contents, out_dir, force, threads,
+                 watch, policy) -> None:
+    import numpy as np
+
+    from mstk.io import emit_summary
+    from mstk.plugins import encoders, get_plugin_manager
+    from mstk.retrieval.dense import Dense
+
+    fingerprint = None
+    if vectors is None:
+        registry = encoders(get_plugin_manager())
+        if encoder_name not in registry:
+            raise click.BadParameter(f"unknown encoder {encoder_name!r} (known: {', '.join(sorted(registry))})",
+                                     param_hint="'--encoder'")
+        enc = registry[encoder_name]()
+        enc.load(threads)
+        matrix = enc.encode(texts, kind="doc", batch_size=batch_size)
+        fingerprint = enc.fingerprint()
+    else:
+        matrix = np.asarray(vectors, dtype=np.float32)
+    built = Dense.build(matrix, ids, metric=metric, contents=texts if store_contents else None, encoder=fingerprint)
+    manifest = built.save(out_dir, force=force)
+    emit_summary({"command": "index", "kind": "dense", "out": out_dir, "n_docs": manifest["n_docs"],
+                  "dim": manifest["params"]["dim"], "encoder": encoder_name if fingerprint else None,
+                  "skipped": len(policy.skipped), "seconds": watch.seconds})
+    if policy.exit_code:
+        raise click.exceptions.Exit(policy.exit_code)

@@ -36,12 +36,13 @@ def retrieve(common: CommonOptions, indexes, k, query_field, out_field, fusion, 
     import orjson
 
     from mstk.io import Stopwatch, emit_summary, iter_records, open_input, open_output
-    from mstk.retrieval.bm25 import Bm25, IndexError_
+    from mstk.retrieval.bm25 import IndexError_
+    from mstk.retrieval.dense import open_index
     from mstk.retrieval.fusion import fuse_linear, fuse_rrf
 
     watch = Stopwatch()
     try:
-        opened = [Bm25.open(d) for d in indexes]
+        opened = [open_index(d) for d in indexes]
     except IndexError_ as exc:
         raise click.UsageError(str(exc)) from None
     if len(opened) > 1 and len({tuple(ix.doc_ids()) for ix in opened}) != 1:

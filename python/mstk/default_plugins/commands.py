@@ -19,6 +19,7 @@ BUILTIN_COMMANDS: dict[str, str] = {
     "index": "mstk.cli.index_cmd:index",
     "index-info": "mstk.cli.index_info_cmd:index_info",
     "retrieve": "mstk.cli.retrieve_cmd:retrieve",
+    "embed": "mstk.cli.embed_cmd:embed",
 }
 
 

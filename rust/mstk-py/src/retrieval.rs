@@ -1,8 +1,8 @@
 //! Bindings for BM25 retrieval (mstk-core `retrieval`). The index object owns its arrays;
 //! building and searching run without the GIL on a rayon pool of the requested size.
 
-use mstk_core::retrieval::{Bm25Index, Bm25Params, Tokenizer, TokenizerConfig, Variant};
-use numpy::{IntoPyArray, PyArray1, PyArray2};
+use mstk_core::retrieval::{Bm25Index, Bm25Params, DenseIndex, Metric, Tokenizer, TokenizerConfig, Variant};
+use numpy::{IntoPyArray, PyArray1, PyArray2, PyReadonlyArray2};
 use pyo3::prelude::*;
 use pyo3::types::PyBytes;
 
@@ -170,12 +170,13 @@ impl PyBm25Index {
         self.0.doc_ids.clone()
     }
 
-    fn doc_id(&self, i: usize) -> Option<String> {
-        self.0.doc_ids.get(i).cloned()
+    fn doc_id(&self, i: i64) -> Option<String> {
+        usize::try_from(i).ok().and_then(|i| self.0.doc_ids.get(i).cloned())
     }
 
     /// Stored text of document `i` (None without `store_contents`).
-    fn content(&self, i: usize) -> Option<String> {
+    fn content(&self, i: i64) -> Option<String> {
+        let i = usize::try_from(i).ok()?;
         self.0.contents.as_ref().and_then(|c| c.get(i).cloned())
     }
 
@@ -239,6 +240,96 @@ fn hits(py: Python<'_>, top: mstk_core::retrieval::TopK) -> PyResult<Hits<'_>> {
     Ok((idx.into_pyarray(py), score.into_pyarray(py), count.into_pyarray(py)))
 }
 
+/// An exact dense index (float32 vectors, inner product or cosine).
+#[pyclass(module = "mstk._core", name = "DenseIndex", frozen)]
+struct PyDenseIndex(DenseIndex);
+
+fn rows(a: &PyReadonlyArray2<'_, f32>) -> (Vec<f32>, usize) {
+    let view = a.as_array();
+    let dim = view.ncols();
+    (view.iter().copied().collect(), dim)
+}
+
+#[pymethods]
+impl PyDenseIndex {
+    #[staticmethod]
+    #[pyo3(signature = (vectors, ids, *, metric="ip", contents=None, encoder_json="null"))]
+    fn build(
+        vectors: PyReadonlyArray2<'_, f32>,
+        ids: Vec<String>,
+        metric: &str,
+        contents: Option<Vec<String>>,
+        encoder_json: &str,
+    ) -> PyResult<Self> {
+        let (data, dim) = rows(&vectors);
+        let mut index = DenseIndex::new(data, dim, Metric::parse(metric).py()?, ids).py()?;
+        if let Some(c) = contents {
+            if c.len() != index.n_docs() {
+                return Err(crate::errors::ShapeError::new_err("contents and ids differ in length"));
+            }
+            index.contents = Some(c);
+        }
+        index.encoder = serde_json::from_str(encoder_json)
+            .map_err(|e| crate::errors::ParameterError::new_err(format!("encoder_json: {e}")))?;
+        Ok(PyDenseIndex(index))
+    }
+
+    #[staticmethod]
+    #[pyo3(signature = (data, verify=true))]
+    fn from_bytes(py: Python<'_>, data: &Bound<'_, PyBytes>, verify: bool) -> PyResult<Self> {
+        let bytes: &[u8] = data.as_bytes();
+        Ok(PyDenseIndex(py.detach(|| DenseIndex::from_bytes(bytes, verify)).py()?))
+    }
+
+    fn to_bytes<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyBytes>> {
+        let bytes = py.detach(|| self.0.to_bytes()).py()?;
+        Ok(PyBytes::new(py, &bytes))
+    }
+
+    fn meta(&self) -> String {
+        self.0.meta_json().to_string()
+    }
+
+    #[getter]
+    fn n_docs(&self) -> usize {
+        self.0.n_docs()
+    }
+
+    #[getter]
+    fn dim(&self) -> usize {
+        self.0.dim
+    }
+
+    fn doc_ids(&self) -> Vec<String> {
+        self.0.doc_ids.clone()
+    }
+
+    fn doc_id(&self, i: i64) -> Option<String> {
+        usize::try_from(i).ok().and_then(|i| self.0.doc_ids.get(i).cloned())
+    }
+
+    fn content(&self, i: i64) -> Option<String> {
+        let i = usize::try_from(i).ok()?;
+        self.0.contents.as_ref().and_then(|c| c.get(i).cloned())
+    }
+
+    #[getter]
+    fn has_contents(&self) -> bool {
+        self.0.contents.is_some()
+    }
+
+    /// Top k per query row: (doc index i32[n,k], score f32[n,k], count i32[n]).
+    #[pyo3(signature = (queries, k=10, threads=None))]
+    fn search<'py>(&self, py: Python<'py>, queries: PyReadonlyArray2<'py, f32>, k: usize, threads: Option<usize>) -> PyResult<Hits<'py>> {
+        let (data, dim) = rows(&queries);
+        if dim != self.0.dim {
+            return Err(crate::errors::ShapeError::new_err(format!("queries have dimension {dim}, the index {}", self.0.dim)));
+        }
+        let top = py.detach(|| with_threads(threads, || self.0.topk(&data, k)))?.py()?;
+        hits(py, top)
+    }
+}
+
 /// xxh3-64 of `data` (the index format's checksum), for manifests.
 #[pyfunction]
 fn xxh3_64(data: &[u8]) -> u64 {
@@ -247,6 +338,7 @@ fn xxh3_64(data: &[u8]) -> u64 {
 
 pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<PyBm25Index>()?;
+    m.add_class::<PyDenseIndex>()?;
     m.add_function(wrap_pyfunction!(tokenize, m)?)?;
     m.add_function(wrap_pyfunction!(xxh3_64, m)?)?;
     Ok(())

