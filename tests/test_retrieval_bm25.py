@@ -295,3 +295,29 @@ def test_wikipedia_known_item_reference_numbers(tmp_path: Path) -> None:
     assert summary["mrr@10"] == pytest.approx(0.659766, abs=5e-7)
     assert summary["hit@10"] == pytest.approx(0.857443, abs=5e-7)
     assert summary["hit@1"] == pytest.approx(0.557189, abs=5e-7)
+
+
+@needs_rank_bm25
+def test_bm25_score_groups_equal_a_fresh_bm25okapi_per_group() -> None:
+    import random
+
+    import rank_bm25
+
+    from mstk.retrieval import bm25_score_groups
+
+    rng = random.Random(5)
+    vocab = ["movie", "great", "plot", "actor", "boring", "music", "song", "album", "the", "a"]
+    docs, offsets, queries = [], [0], []
+    for _ in range(50):
+        n = rng.randint(1, 8)
+        group = [[rng.choice(vocab) for _ in range(rng.randint(1, 9))] for _ in range(n)]
+        docs += group
+        offsets.append(len(docs))
+        queries.append([rng.choice(vocab) for _ in range(rng.randint(1, 4))])
+    scores = bm25_score_groups(docs, offsets, queries)
+    for g in range(50):
+        group = docs[offsets[g]:offsets[g + 1]]
+        expected = rank_bm25.BM25Okapi(group).get_scores(queries[g])
+        assert np.allclose(scores[offsets[g]:offsets[g + 1]], expected, rtol=1e-6, atol=1e-6), g
+    with pytest.raises(ValueError):
+        bm25_score_groups(docs, offsets[:-1], queries)

@@ -7,6 +7,7 @@ import numpy as np
 import numpy.typing as npt
 
 __all__ = [
+    "bm25_score_groups",
     "DenseIndex",
     "IndexCorruptError",
     "IndexVersionError",
@@ -327,3 +328,15 @@ class DenseIndex:
     @property
     def has_contents(self) -> bool: ...
     def search(self, queries: npt.NDArray[np.float32], k: int = 10, threads: int | None = None) -> _Hits: ...
+def bm25_score_groups(
+    docs: list[list[str]],
+    group_off: list[int],
+    queries: list[list[str]],
+    *,
+    variant: str = "okapi",
+    k1: float | None = None,
+    b: float | None = None,
+    delta: float | None = None,
+    epsilon: float | None = None,
+    threads: int | None = None,
+) -> npt.NDArray[np.float32]: ...

@@ -404,7 +404,13 @@ fn distinct_words(texts: Vec<String>, min_word_len: usize, protect_stopwords: bo
     )
 }
 
-fn jsonl_options(field: &str, id_field: &str, annotate: bool, annotate_key: &str, skip_errors: bool) -> JsonlOptions {
+fn jsonl_options(
+    field: &str,
+    id_field: &str,
+    annotate: bool,
+    annotate_key: &str,
+    skip_errors: bool,
+) -> JsonlOptions {
     JsonlOptions {
         field: field.into(),
         id_field: id_field.into(),
@@ -414,7 +420,13 @@ fn jsonl_options(field: &str, id_field: &str, annotate: bool, annotate_key: &str
     }
 }
 
-type ParsedRecords = (Vec<String>, Vec<Option<String>>, Vec<u64>, &'static str, Vec<(u64, String)>);
+type ParsedRecords = (
+    Vec<String>,
+    Vec<Option<String>>,
+    Vec<u64>,
+    &'static str,
+    Vec<(u64, String)>,
+);
 
 /// Validated, keyed records of a JSONL buffer, for engines that rewrite texts outside the
 /// kernel: (keys, texts, line numbers, "id"|"position", skipped lines).
@@ -433,9 +445,19 @@ fn parse_jsonl_records(
     let input: &[u8] = data.as_bytes();
     py.detach(|| {
         let parsed = core::ParsedJsonl::parse(input, &opts)?;
-        let texts = parsed.texts().iter().map(|t| t.map(str::to_string)).collect();
+        let texts = parsed
+            .texts()
+            .iter()
+            .map(|t| t.map(str::to_string))
+            .collect();
         let lines = parsed.record_line_numbers();
-        Ok((parsed.keys.clone(), texts, lines, if parsed.by_id { "id" } else { "position" }, parsed.skipped.clone()))
+        Ok((
+            parsed.keys.clone(),
+            texts,
+            lines,
+            if parsed.by_id { "id" } else { "position" },
+            parsed.skipped.clone(),
+        ))
     })
     .py()
 }
@@ -461,7 +483,9 @@ fn splice_jsonl<'py>(
         .map(|r| r.map(|(text, annotation)| core::PrebuiltReplacement { text, annotation }))
         .collect();
     let input: &[u8] = data.as_bytes();
-    let out = py.detach(|| core::ParsedJsonl::parse(input, &opts).and_then(|p| p.write(&changed, &opts))).py()?;
+    let out = py
+        .detach(|| core::ParsedJsonl::parse(input, &opts).and_then(|p| p.write(&changed, &opts)))
+        .py()?;
     Ok(PyBytes::new(py, &out))
 }
 

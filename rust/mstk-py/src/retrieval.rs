@@ -1,7 +1,9 @@
 //! Bindings for BM25 retrieval (mstk-core `retrieval`). The index object owns its arrays;
 //! building and searching run without the GIL on a rayon pool of the requested size.
 
-use mstk_core::retrieval::{Bm25Index, Bm25Params, DenseIndex, Metric, Tokenizer, TokenizerConfig, Variant};
+use mstk_core::retrieval::{
+    Bm25Index, Bm25Params, DenseIndex, Metric, Tokenizer, TokenizerConfig, Variant,
+};
 use numpy::{IntoPyArray, PyArray1, PyArray2, PyReadonlyArray2};
 use pyo3::prelude::*;
 use pyo3::types::PyBytes;
@@ -35,7 +37,15 @@ fn make_params(
     epsilon: Option<f64>,
     lucene_norms: bool,
 ) -> PyResult<Bm25Params> {
-    Bm25Params::new(Variant::parse(variant).py()?, k1, b, delta, epsilon, lucene_norms).py()
+    Bm25Params::new(
+        Variant::parse(variant).py()?,
+        k1,
+        b,
+        delta,
+        epsilon,
+        lucene_norms,
+    )
+    .py()
 }
 
 /// Tokens of each text, as the index's tokenizer would produce them.
@@ -56,7 +66,11 @@ fn tokenize(
     }))
 }
 
-type Hits<'py> = (Bound<'py, PyArray2<i32>>, Bound<'py, PyArray2<f32>>, Bound<'py, PyArray1<i32>>);
+type Hits<'py> = (
+    Bound<'py, PyArray2<i32>>,
+    Bound<'py, PyArray2<f32>>,
+    Bound<'py, PyArray1<i32>>,
+);
 
 #[pyclass(module = "mstk._core", name = "Bm25Index", frozen)]
 struct PyBm25Index(Bm25Index);
@@ -87,7 +101,11 @@ impl PyBm25Index {
         threads: Option<usize>,
     ) -> PyResult<Self> {
         if texts.len() != ids.len() {
-            return Err(crate::errors::ShapeError::new_err(format!("{} texts for {} ids", texts.len(), ids.len())));
+            return Err(crate::errors::ShapeError::new_err(format!(
+                "{} texts for {} ids",
+                texts.len(),
+                ids.len()
+            )));
         }
         let config = make_config(tokenizer, stopwords, stemmer, normalize)?;
         let params = make_params(variant, k1, b, delta, epsilon, lucene_norms)?;
@@ -127,7 +145,11 @@ impl PyBm25Index {
         threads: Option<usize>,
     ) -> PyResult<Self> {
         if tokens.len() != ids.len() {
-            return Err(crate::errors::ShapeError::new_err(format!("{} documents for {} ids", tokens.len(), ids.len())));
+            return Err(crate::errors::ShapeError::new_err(format!(
+                "{} documents for {} ids",
+                tokens.len(),
+                ids.len()
+            )));
         }
         let config = TokenizerConfig::new(tokenizer).py()?;
         let params = make_params(variant, k1, b, delta, epsilon, lucene_norms)?;
@@ -148,7 +170,9 @@ impl PyBm25Index {
     #[pyo3(signature = (data, verify=true))]
     fn from_bytes(py: Python<'_>, data: &Bound<'_, PyBytes>, verify: bool) -> PyResult<Self> {
         let bytes: &[u8] = data.as_bytes();
-        Ok(PyBm25Index(py.detach(|| Bm25Index::from_bytes(bytes, verify)).py()?))
+        Ok(PyBm25Index(
+            py.detach(|| Bm25Index::from_bytes(bytes, verify)).py()?,
+        ))
     }
 
     fn to_bytes<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyBytes>> {
@@ -171,7 +195,9 @@ impl PyBm25Index {
     }
 
     fn doc_id(&self, i: i64) -> Option<String> {
-        usize::try_from(i).ok().and_then(|i| self.0.doc_ids.get(i).cloned())
+        usize::try_from(i)
+            .ok()
+            .and_then(|i| self.0.doc_ids.get(i).cloned())
     }
 
     /// Stored text of document `i` (None without `store_contents`).
@@ -188,7 +214,13 @@ impl PyBm25Index {
     /// Top k per query text: (doc index i32[n,k] padded −1, score f32[n,k] padded −inf,
     /// count i32[n]).
     #[pyo3(signature = (queries, k=10, threads=None))]
-    fn search<'py>(&self, py: Python<'py>, queries: Vec<String>, k: usize, threads: Option<usize>) -> PyResult<Hits<'py>> {
+    fn search<'py>(
+        &self,
+        py: Python<'py>,
+        queries: Vec<String>,
+        k: usize,
+        threads: Option<usize>,
+    ) -> PyResult<Hits<'py>> {
         let top = py
             .detach(|| {
                 with_threads(threads, || {
@@ -203,7 +235,13 @@ impl PyBm25Index {
 
     /// Top k per pre-tokenized query.
     #[pyo3(signature = (queries, k=10, threads=None))]
-    fn search_tokens<'py>(&self, py: Python<'py>, queries: Vec<Vec<String>>, k: usize, threads: Option<usize>) -> PyResult<Hits<'py>> {
+    fn search_tokens<'py>(
+        &self,
+        py: Python<'py>,
+        queries: Vec<Vec<String>>,
+        k: usize,
+        threads: Option<usize>,
+    ) -> PyResult<Hits<'py>> {
         let top = py
             .detach(|| {
                 with_threads(threads, || {
@@ -221,7 +259,11 @@ impl PyBm25Index {
     }
 
     /// Scores of every document for one query text (or token list), for parity checks.
-    fn scores<'py>(&self, py: Python<'py>, query: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyArray1<f32>>> {
+    fn scores<'py>(
+        &self,
+        py: Python<'py>,
+        query: &Bound<'py, PyAny>,
+    ) -> PyResult<Bound<'py, PyArray1<f32>>> {
         let tokens: Vec<String> = match query.extract::<String>() {
             Ok(text) => Tokenizer::new(&self.0.tokenizer).tokenize(&text),
             Err(_) => query.extract()?,
@@ -234,10 +276,16 @@ impl PyBm25Index {
 fn hits(py: Python<'_>, top: mstk_core::retrieval::TopK) -> PyResult<Hits<'_>> {
     let n = top.count.len();
     let k = top.k;
-    let idx = numpy::ndarray::Array2::from_shape_vec((n, k), top.idx).map_err(|e| crate::errors::ShapeError::new_err(e.to_string()))?;
-    let score = numpy::ndarray::Array2::from_shape_vec((n, k), top.score).map_err(|e| crate::errors::ShapeError::new_err(e.to_string()))?;
+    let idx = numpy::ndarray::Array2::from_shape_vec((n, k), top.idx)
+        .map_err(|e| crate::errors::ShapeError::new_err(e.to_string()))?;
+    let score = numpy::ndarray::Array2::from_shape_vec((n, k), top.score)
+        .map_err(|e| crate::errors::ShapeError::new_err(e.to_string()))?;
     let count: Vec<i32> = top.count.iter().map(|&c| c as i32).collect();
-    Ok((idx.into_pyarray(py), score.into_pyarray(py), count.into_pyarray(py)))
+    Ok((
+        idx.into_pyarray(py),
+        score.into_pyarray(py),
+        count.into_pyarray(py),
+    ))
 }
 
 /// An exact dense index (float32 vectors, inner product or cosine).
@@ -265,7 +313,9 @@ impl PyDenseIndex {
         let mut index = DenseIndex::new(data, dim, Metric::parse(metric).py()?, ids).py()?;
         if let Some(c) = contents {
             if c.len() != index.n_docs() {
-                return Err(crate::errors::ShapeError::new_err("contents and ids differ in length"));
+                return Err(crate::errors::ShapeError::new_err(
+                    "contents and ids differ in length",
+                ));
             }
             index.contents = Some(c);
         }
@@ -278,7 +328,9 @@ impl PyDenseIndex {
     #[pyo3(signature = (data, verify=true))]
     fn from_bytes(py: Python<'_>, data: &Bound<'_, PyBytes>, verify: bool) -> PyResult<Self> {
         let bytes: &[u8] = data.as_bytes();
-        Ok(PyDenseIndex(py.detach(|| DenseIndex::from_bytes(bytes, verify)).py()?))
+        Ok(PyDenseIndex(
+            py.detach(|| DenseIndex::from_bytes(bytes, verify)).py()?,
+        ))
     }
 
     fn to_bytes<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyBytes>> {
@@ -305,7 +357,9 @@ impl PyDenseIndex {
     }
 
     fn doc_id(&self, i: i64) -> Option<String> {
-        usize::try_from(i).ok().and_then(|i| self.0.doc_ids.get(i).cloned())
+        usize::try_from(i)
+            .ok()
+            .and_then(|i| self.0.doc_ids.get(i).cloned())
     }
 
     fn content(&self, i: i64) -> Option<String> {
@@ -320,14 +374,52 @@ impl PyDenseIndex {
 
     /// Top k per query row: (doc index i32[n,k], score f32[n,k], count i32[n]).
     #[pyo3(signature = (queries, k=10, threads=None))]
-    fn search<'py>(&self, py: Python<'py>, queries: PyReadonlyArray2<'py, f32>, k: usize, threads: Option<usize>) -> PyResult<Hits<'py>> {
+    fn search<'py>(
+        &self,
+        py: Python<'py>,
+        queries: PyReadonlyArray2<'py, f32>,
+        k: usize,
+        threads: Option<usize>,
+    ) -> PyResult<Hits<'py>> {
         let (data, dim) = rows(&queries);
         if dim != self.0.dim {
-            return Err(crate::errors::ShapeError::new_err(format!("queries have dimension {dim}, the index {}", self.0.dim)));
+            return Err(crate::errors::ShapeError::new_err(format!(
+                "queries have dimension {dim}, the index {}",
+                self.0.dim
+            )));
         }
-        let top = py.detach(|| with_threads(threads, || self.0.topk(&data, k)))?.py()?;
+        let top = py
+            .detach(|| with_threads(threads, || self.0.topk(&data, k)))?
+            .py()?;
         hits(py, top)
     }
+}
+
+/// BM25 per group of documents (N, df, avgdl from the group only), one score per document.
+#[pyfunction]
+#[pyo3(signature = (docs, group_off, queries, *, variant="okapi", k1=None, b=None, delta=None, epsilon=None, threads=None))]
+#[allow(clippy::too_many_arguments)]
+fn bm25_score_groups<'py>(
+    py: Python<'py>,
+    docs: Vec<Vec<String>>,
+    group_off: Vec<u64>,
+    queries: Vec<Vec<String>>,
+    variant: &str,
+    k1: Option<f64>,
+    b: Option<f64>,
+    delta: Option<f64>,
+    epsilon: Option<f64>,
+    threads: Option<usize>,
+) -> PyResult<Bound<'py, PyArray1<f32>>> {
+    let params = make_params(variant, k1, b, delta, epsilon, false)?;
+    let scores = py
+        .detach(|| {
+            with_threads(threads, || {
+                mstk_core::retrieval::bm25_score_groups(params, &docs, &group_off, &queries)
+            })
+        })?
+        .py()?;
+    Ok(scores.into_pyarray(py))
 }
 
 /// xxh3-64 of `data` (the index format's checksum), for manifests.
@@ -340,6 +432,7 @@ pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<PyBm25Index>()?;
     m.add_class::<PyDenseIndex>()?;
     m.add_function(wrap_pyfunction!(tokenize, m)?)?;
+    m.add_function(wrap_pyfunction!(bm25_score_groups, m)?)?;
     m.add_function(wrap_pyfunction!(xxh3_64, m)?)?;
     Ok(())
 }

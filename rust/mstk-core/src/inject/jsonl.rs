@@ -369,11 +369,20 @@ pub struct ParsedJsonl<'a> {
 impl<'a> ParsedJsonl<'a> {
     pub fn parse(data: &'a [u8], opts: &JsonlOptions) -> CoreResult<Self> {
         let spans = split_lines(data);
-        let mut lines: Vec<Line> = spans.par_iter().map(|&(s, e)| parse_line(&data[s..e], opts)).collect();
+        let mut lines: Vec<Line> = spans
+            .par_iter()
+            .map(|&(s, e)| parse_line(&data[s..e], opts))
+            .collect();
 
         // Keys: ids when every record has one, positions when none has (or --id-field '').
-        let n_with_id = lines.iter().filter(|l| matches!(l, Line::Record(r) if r.id.is_some())).count();
-        let n_records_parsed = lines.iter().filter(|l| matches!(l, Line::Record(_))).count();
+        let n_with_id = lines
+            .iter()
+            .filter(|l| matches!(l, Line::Record(r) if r.id.is_some()))
+            .count();
+        let n_records_parsed = lines
+            .iter()
+            .filter(|l| matches!(l, Line::Record(_)))
+            .count();
         let by_id = !opts.id_field.is_empty() && n_with_id > 0;
         if by_id && n_with_id < n_records_parsed {
             let message = format!(
@@ -386,7 +395,8 @@ impl<'a> ParsedJsonl<'a> {
                 }
             }
         }
-        let mut seen: HashSet<&str, foldhash::fast::FixedState> = HashSet::with_hasher(Default::default());
+        let mut seen: HashSet<&str, foldhash::fast::FixedState> =
+            HashSet::with_hasher(Default::default());
         let mut duplicates = Vec::new();
         if by_id {
             for (i, line) in lines.iter().enumerate() {
@@ -422,13 +432,25 @@ impl<'a> ParsedJsonl<'a> {
                 Line::Blank => continue,
                 Line::Record(r) => {
                     record_lines.push(i);
-                    keys.push(if by_id { r.id.clone().expect("checked") } else { format!("n{position}") });
+                    keys.push(if by_id {
+                        r.id.clone().expect("checked")
+                    } else {
+                        format!("n{position}")
+                    });
                 }
                 Line::Bad(_) => {}
             }
             position += 1;
         }
-        Ok(ParsedJsonl { data, spans, lines, record_lines, keys, by_id, skipped })
+        Ok(ParsedJsonl {
+            data,
+            spans,
+            lines,
+            record_lines,
+            keys,
+            by_id,
+            skipped,
+        })
     }
 
     /// Each record's field text, in input order (`None`: undecodable, cannot change).
@@ -450,9 +472,17 @@ impl<'a> ParsedJsonl<'a> {
     /// The output: every line as read, except records with a replacement (indexed by
     /// record), whose field token is rewritten and annotation appended. Bad lines are left
     /// out (they are in `skipped`).
-    pub fn write<R: Replacement>(&self, changed: &[Option<R>], opts: &JsonlOptions) -> CoreResult<Vec<u8>> {
+    pub fn write<R: Replacement>(
+        &self,
+        changed: &[Option<R>],
+        opts: &JsonlOptions,
+    ) -> CoreResult<Vec<u8>> {
         if changed.len() != self.record_lines.len() {
-            return Err(CoreError::shape(format!("{} replacements for {} records", changed.len(), self.record_lines.len())));
+            return Err(CoreError::shape(format!(
+                "{} replacements for {} records",
+                changed.len(),
+                self.record_lines.len()
+            )));
         }
         let mut by_line: Vec<Option<&R>> = vec![None; self.lines.len()];
         for (&i, c) in self.record_lines.iter().zip(changed) {
@@ -511,7 +541,10 @@ pub fn inject_jsonl(
     let (corruptions, stats) = inject_texts(&parsed.keys, &texts, config, models)?;
     let changed: Vec<Option<KernelReplacement>> = corruptions
         .iter()
-        .map(|c| c.as_ref().map(|corruption| KernelReplacement { corruption, config }))
+        .map(|c| {
+            c.as_ref()
+                .map(|corruption| KernelReplacement { corruption, config })
+        })
         .collect();
     let bytes = parsed.write(&changed, opts)?;
     Ok(JsonlOutput {

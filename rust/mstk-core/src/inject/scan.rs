@@ -122,7 +122,8 @@ fn glues(c: char) -> bool {
 }
 
 fn has_www(bytes: &[u8]) -> bool {
-    memchr::memchr_iter(b'.', bytes).any(|dot| dot >= 3 && bytes[dot - 3..dot].eq_ignore_ascii_case(b"www"))
+    memchr::memchr_iter(b'.', bytes)
+        .any(|dot| dot >= 3 && bytes[dot - 3..dot].eq_ignore_ascii_case(b"www"))
 }
 
 /// Byte ranges no edit may touch: URL-like or e-mail-like tokens and `{slot}`s.
@@ -263,10 +264,16 @@ fn scan_ascii(bytes: &[u8], opts: &ScanOpts, protected: &[(usize, usize)], spans
         let ok = !(start > 0 && glues_byte(bytes[start - 1]))
             && !(i < n && glues_byte(bytes[i]))
             && i - start >= opts.min_word_len
-            && !(opts.protect_stopwords && is_stopword(std::str::from_utf8(&bytes[start..i]).unwrap_or("")))
+            && !(opts.protect_stopwords
+                && is_stopword(std::str::from_utf8(&bytes[start..i]).unwrap_or("")))
             && !protected.iter().any(|&(s, e)| start < e && s < i);
         if ok {
-            spans.push(Span { start_byte: start, end_byte: i, start_cp: start, end_cp: i });
+            spans.push(Span {
+                start_byte: start,
+                end_byte: i,
+                start_cp: start,
+                end_cp: i,
+            });
         }
     }
 }

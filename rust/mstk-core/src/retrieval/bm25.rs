@@ -63,7 +63,11 @@ impl Bm25Params {
         epsilon: Option<f64>,
         lucene_norms: bool,
     ) -> CoreResult<Self> {
-        let (dk1, db) = if variant == Variant::Lucene { (0.9, 0.4) } else { (1.5, 0.75) };
+        let (dk1, db) = if variant == Variant::Lucene {
+            (0.9, 0.4)
+        } else {
+            (1.5, 0.75)
+        };
         let ddelta = match variant {
             Variant::Bm25L => 0.5,
             Variant::Bm25Plus => 1.0,
@@ -78,22 +82,36 @@ impl Bm25Params {
             lucene_norms,
         };
         if !(p.k1.is_finite() && p.k1 >= 0.0) {
-            return Err(CoreError::parameter(format!("k1 must be a finite number >= 0, got {}", p.k1)));
+            return Err(CoreError::parameter(format!(
+                "k1 must be a finite number >= 0, got {}",
+                p.k1
+            )));
         }
         if !(0.0..=1.0).contains(&p.b) {
-            return Err(CoreError::parameter(format!("b must be in [0, 1], got {}", p.b)));
+            return Err(CoreError::parameter(format!(
+                "b must be in [0, 1], got {}",
+                p.b
+            )));
         }
         if !(p.delta.is_finite() && p.delta >= 0.0) || !p.epsilon.is_finite() {
-            return Err(CoreError::parameter("delta must be >= 0 and epsilon finite"));
+            return Err(CoreError::parameter(
+                "delta must be >= 0 and epsilon finite",
+            ));
         }
         if lucene_norms && variant != Variant::Lucene {
-            return Err(CoreError::parameter("--lucene-norms applies to the lucene variant only"));
+            return Err(CoreError::parameter(
+                "--lucene-norms applies to the lucene variant only",
+            ));
         }
         if variant != Variant::Okapi && epsilon.is_some() {
-            return Err(CoreError::parameter("epsilon applies to the okapi variant only"));
+            return Err(CoreError::parameter(
+                "epsilon applies to the okapi variant only",
+            ));
         }
         if !variant.has_nonocc() && delta.is_some() {
-            return Err(CoreError::parameter("delta applies to bm25l and bm25+ only"));
+            return Err(CoreError::parameter(
+                "delta applies to bm25l and bm25+ only",
+            ));
         }
         Ok(p)
     }
@@ -162,7 +180,20 @@ mod tests {
 
     #[test]
     fn lucene_length_vectors() {
-        for (dl, want) in [(0, 0), (23, 23), (24, 24), (40, 40), (41, 40), (47, 46), (48, 48), (73, 72), (100, 96), (255, 248), (1000, 984), (10000, 9240)] {
+        for (dl, want) in [
+            (0, 0),
+            (23, 23),
+            (24, 24),
+            (40, 40),
+            (41, 40),
+            (47, 46),
+            (48, 48),
+            (73, 72),
+            (100, 96),
+            (255, 248),
+            (1000, 984),
+            (10000, 9240),
+        ] {
             assert_eq!(lucene_length(dl), want, "{dl}");
         }
         assert_eq!(long_to_int4(2u64.pow(31) - 1), 231);

@@ -25,7 +25,9 @@ impl Metric {
         match name {
             "ip" => Ok(Metric::Ip),
             "cos" => Ok(Metric::Cos),
-            other => Err(CoreError::parameter(format!("metric must be ip or cos, got {other:?}"))),
+            other => Err(CoreError::parameter(format!(
+                "metric must be ip or cos, got {other:?}"
+            ))),
         }
     }
     pub fn name(self) -> &'static str {
@@ -90,7 +92,8 @@ impl Best {
         if self.items.len() < self.k {
             self.items.push((score, idx));
             if self.items.len() == self.k {
-                self.items.sort_unstable_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)));
+                self.items
+                    .sort_unstable_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)));
             }
             return;
         }
@@ -99,23 +102,38 @@ impl Best {
             return;
         }
         // insert in order, dropping the last
-        let pos = self.items.partition_point(|x| !Self::worse(x, &(score, idx)));
+        let pos = self
+            .items
+            .partition_point(|x| !Self::worse(x, &(score, idx)));
         self.items.insert(pos, (score, idx));
         self.items.pop();
     }
     fn finish(mut self) -> Vec<(f32, u32)> {
-        self.items.sort_unstable_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)));
+        self.items
+            .sort_unstable_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)));
         self.items
     }
 }
 
 impl DenseIndex {
-    pub fn new(vectors: Vec<f32>, dim: usize, metric: Metric, doc_ids: Vec<String>) -> CoreResult<Self> {
+    pub fn new(
+        vectors: Vec<f32>,
+        dim: usize,
+        metric: Metric,
+        doc_ids: Vec<String>,
+    ) -> CoreResult<Self> {
         if dim == 0 || vectors.len() % dim != 0 {
-            return Err(CoreError::shape(format!("{} values are not rows of dimension {dim}", vectors.len())));
+            return Err(CoreError::shape(format!(
+                "{} values are not rows of dimension {dim}",
+                vectors.len()
+            )));
         }
         if vectors.len() / dim != doc_ids.len() {
-            return Err(CoreError::shape(format!("{} vectors for {} ids", vectors.len() / dim, doc_ids.len())));
+            return Err(CoreError::shape(format!(
+                "{} vectors for {} ids",
+                vectors.len() / dim,
+                doc_ids.len()
+            )));
         }
         if vectors.iter().any(|x| !x.is_finite()) {
             return Err(CoreError::parameter("vectors hold NaN or infinity"));
@@ -124,7 +142,14 @@ impl DenseIndex {
         if metric == Metric::Cos {
             normalize_rows(&mut vectors, dim);
         }
-        Ok(DenseIndex { dim, metric, vectors, doc_ids, contents: None, encoder: serde_json::Value::Null })
+        Ok(DenseIndex {
+            dim,
+            metric,
+            vectors,
+            doc_ids,
+            contents: None,
+            encoder: serde_json::Value::Null,
+        })
     }
 
     pub fn n_docs(&self) -> usize {
@@ -137,7 +162,10 @@ impl DenseIndex {
             return Err(CoreError::parameter("k must be at least 1"));
         }
         if queries.len() % self.dim != 0 {
-            return Err(CoreError::shape(format!("query values are not rows of dimension {}", self.dim)));
+            return Err(CoreError::shape(format!(
+                "query values are not rows of dimension {}",
+                self.dim
+            )));
         }
         let mut queries = queries.to_vec();
         if self.metric == Metric::Cos {
@@ -149,7 +177,12 @@ impl DenseIndex {
         let blocks: Vec<Vec<Vec<(f32, u32)>>> = queries
             .par_chunks(QUERY_BLOCK * dim)
             .map(|qblock| {
-                let mut best: Vec<Best> = (0..qblock.len() / dim).map(|_| Best { k: keep.max(1), items: Vec::with_capacity(keep + 1) }).collect();
+                let mut best: Vec<Best> = (0..qblock.len() / dim)
+                    .map(|_| Best {
+                        k: keep.max(1),
+                        items: Vec::with_capacity(keep + 1),
+                    })
+                    .collect();
                 for (b, dblock) in self.vectors.chunks(DOC_BLOCK * dim).enumerate() {
                     let base = (b * DOC_BLOCK) as u32;
                     for (qi, q) in qblock.chunks_exact(dim).enumerate() {
@@ -158,10 +191,17 @@ impl DenseIndex {
                         }
                     }
                 }
-                best.into_iter().map(|b| if keep == 0 { Vec::new() } else { b.finish() }).collect()
+                best.into_iter()
+                    .map(|b| if keep == 0 { Vec::new() } else { b.finish() })
+                    .collect()
             })
             .collect();
-        let mut out = TopK { k, idx: vec![-1; n_q * k], score: vec![f32::NEG_INFINITY; n_q * k], count: vec![0; n_q] };
+        let mut out = TopK {
+            k,
+            idx: vec![-1; n_q * k],
+            score: vec![f32::NEG_INFINITY; n_q * k],
+            count: vec![0; n_q],
+        };
         for (i, hits) in blocks.into_iter().flatten().enumerate() {
             out.count[i] = hits.len() as u32;
             for (j, (s, d)) in hits.into_iter().enumerate() {
@@ -188,27 +228,50 @@ impl DenseIndex {
         if let Some(c) = &self.contents {
             sections.extend(Section::strings("contents", c));
         }
-        let meta = serde_json::to_vec(&self.meta_json()).map_err(|e| CoreError::parameter(e.to_string()))?;
+        let meta = serde_json::to_vec(&self.meta_json())
+            .map_err(|e| CoreError::parameter(e.to_string()))?;
         sections.push(Section::utf8("meta", &meta));
         format::encode(KIND_DENSE, &sections)
     }
 
     pub fn from_bytes(bytes: &[u8], verify: bool) -> CoreResult<Self> {
         let (kind, sections) = format::decode(bytes, verify)?;
-        let corrupt = |section: &str, m: &str| CoreError::IndexCorrupt { section: section.into(), message: m.into() };
+        let corrupt = |section: &str, m: &str| CoreError::IndexCorrupt {
+            section: section.into(),
+            message: m.into(),
+        };
         if kind != KIND_DENSE {
             return Err(corrupt("header", "not a dense index"));
         }
-        let meta: serde_json::Value = serde_json::from_slice(&format::find(&sections, "meta")?.bytes).map_err(|_| corrupt("meta", "not JSON"))?;
-        let dim = meta["params"]["dim"].as_u64().ok_or_else(|| corrupt("meta", "dim missing"))? as usize;
-        let metric = Metric::parse(meta["params"]["metric"].as_str().unwrap_or("")).map_err(|_| corrupt("meta", "bad metric"))?;
+        let meta: serde_json::Value =
+            serde_json::from_slice(&format::find(&sections, "meta")?.bytes)
+                .map_err(|_| corrupt("meta", "not JSON"))?;
+        let dim = meta["params"]["dim"]
+            .as_u64()
+            .ok_or_else(|| corrupt("meta", "dim missing"))? as usize;
+        let metric = Metric::parse(meta["params"]["metric"].as_str().unwrap_or(""))
+            .map_err(|_| corrupt("meta", "bad metric"))?;
         let vectors = format::read_f32s(format::find(&sections, "vectors")?)?;
         let doc_ids = format::read_strings(&sections, "docid")?;
         if dim == 0 || vectors.len() != dim * doc_ids.len() {
-            return Err(corrupt("vectors", "vector count disagrees with the document ids"));
+            return Err(corrupt(
+                "vectors",
+                "vector count disagrees with the document ids",
+            ));
         }
-        let contents = if meta["store_contents"].as_bool() == Some(true) { Some(format::read_strings(&sections, "contents")?) } else { None };
-        Ok(DenseIndex { dim, metric, vectors, doc_ids, contents, encoder: meta["encoder"].clone() })
+        let contents = if meta["store_contents"].as_bool() == Some(true) {
+            Some(format::read_strings(&sections, "contents")?)
+        } else {
+            None
+        };
+        Ok(DenseIndex {
+            dim,
+            metric,
+            vectors,
+            doc_ids,
+            contents,
+            encoder: meta["encoder"].clone(),
+        })
     }
 }
 
@@ -225,7 +288,11 @@ mod tests {
         let queries: Vec<f32> = vec![1.0, 0.0, -1.0, 0.5, 0.5, 0.5];
         let top = index.topk(&queries, 7).unwrap();
         for (qi, q) in queries.chunks(dim).enumerate() {
-            let mut all: Vec<(f32, u32)> = docs.chunks(dim).enumerate().map(|(i, d)| (dot(q, d), i as u32)).collect();
+            let mut all: Vec<(f32, u32)> = docs
+                .chunks(dim)
+                .enumerate()
+                .map(|(i, d)| (dot(q, d), i as u32))
+                .collect();
             all.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)));
             let want: Vec<i32> = all[..7].iter().map(|x| x.1 as i32).collect();
             assert_eq!(&top.idx[qi * 7..qi * 7 + 7], &want[..]);
@@ -236,7 +303,13 @@ mod tests {
 
     #[test]
     fn round_trip() {
-        let mut index = DenseIndex::new(vec![3.0, 4.0, 1.0, 0.0], 2, Metric::Cos, vec!["a".into(), "b".into()]).unwrap();
+        let mut index = DenseIndex::new(
+            vec![3.0, 4.0, 1.0, 0.0],
+            2,
+            Metric::Cos,
+            vec!["a".into(), "b".into()],
+        )
+        .unwrap();
         index.encoder = json!({"name": "test"});
         let back = DenseIndex::from_bytes(&index.to_bytes().unwrap(), true).unwrap();
         assert_eq!(back.vectors, vec![0.6, 0.8, 1.0, 0.0]);

@@ -34,16 +34,36 @@ pub struct Section {
 
 impl Section {
     pub fn u64s(name: &str, v: &[u64]) -> Self {
-        Section { name: name.into(), dtype: Dtype::U64, items: v.len() as u64, bytes: v.iter().flat_map(|x| x.to_le_bytes()).collect() }
+        Section {
+            name: name.into(),
+            dtype: Dtype::U64,
+            items: v.len() as u64,
+            bytes: v.iter().flat_map(|x| x.to_le_bytes()).collect(),
+        }
     }
     pub fn u32s(name: &str, v: &[u32]) -> Self {
-        Section { name: name.into(), dtype: Dtype::U32, items: v.len() as u64, bytes: v.iter().flat_map(|x| x.to_le_bytes()).collect() }
+        Section {
+            name: name.into(),
+            dtype: Dtype::U32,
+            items: v.len() as u64,
+            bytes: v.iter().flat_map(|x| x.to_le_bytes()).collect(),
+        }
     }
     pub fn f32s(name: &str, v: &[f32]) -> Self {
-        Section { name: name.into(), dtype: Dtype::F32, items: v.len() as u64, bytes: v.iter().flat_map(|x| x.to_le_bytes()).collect() }
+        Section {
+            name: name.into(),
+            dtype: Dtype::F32,
+            items: v.len() as u64,
+            bytes: v.iter().flat_map(|x| x.to_le_bytes()).collect(),
+        }
     }
     pub fn utf8(name: &str, s: &[u8]) -> Self {
-        Section { name: name.into(), dtype: Dtype::Utf8, items: s.len() as u64, bytes: s.to_vec() }
+        Section {
+            name: name.into(),
+            dtype: Dtype::Utf8,
+            items: s.len() as u64,
+            bytes: s.to_vec(),
+        }
     }
     /// Strings as `<name>_off` (u64[n+1]) plus `<name>` (their concatenated bytes).
     pub fn strings<S: AsRef<str>>(name: &str, strings: &[S]) -> [Self; 2] {
@@ -54,7 +74,10 @@ impl Section {
             data.extend_from_slice(s.as_ref().as_bytes());
             off.push(data.len() as u64);
         }
-        [Section::u64s(&format!("{name}_off"), &off), Section::utf8(name, &data)]
+        [
+            Section::u64s(&format!("{name}_off"), &off),
+            Section::utf8(name, &data),
+        ]
     }
 }
 
@@ -63,7 +86,10 @@ fn xxh3(bytes: &[u8]) -> u64 {
 }
 
 fn corrupt(section: &str, message: impl Into<String>) -> CoreError {
-    CoreError::IndexCorrupt { section: section.into(), message: message.into() }
+    CoreError::IndexCorrupt {
+        section: section.into(),
+        message: message.into(),
+    }
 }
 
 /// The file's bytes for `sections` of index `kind` (1 = bm25, 2 = dense).
@@ -72,7 +98,10 @@ pub fn encode(kind: u16, sections: &[Section]) -> CoreResult<Vec<u8>> {
     let mut table = Vec::with_capacity(sections.len() * ENTRY_BYTES);
     for s in sections {
         if s.name.len() > 16 {
-            return Err(CoreError::parameter(format!("section name {:?} longer than 16 bytes", s.name)));
+            return Err(CoreError::parameter(format!(
+                "section name {:?} longer than 16 bytes",
+                s.name
+            )));
         }
         let pad = (ALIGN - out.len() % ALIGN) % ALIGN;
         out.resize(out.len() + pad, 0);
@@ -122,18 +151,29 @@ fn u64_at(b: &[u8], at: usize) -> u64 {
 /// when `verify`. Returns the kind and the sections in file order.
 pub fn decode(bytes: &[u8], verify: bool) -> CoreResult<(u16, Vec<Section>)> {
     if bytes.len() < HEADER_BYTES + 16 || &bytes[..8] != MAGIC {
-        return Err(corrupt("header", "not an mstk index file (bad magic or too short)"));
+        return Err(corrupt(
+            "header",
+            "not an mstk index file (bad magic or too short)",
+        ));
     }
     let major = u16_at(bytes, 8);
     if major > MAJOR {
-        return Err(CoreError::IndexVersion { found: major, supported: MAJOR });
+        return Err(CoreError::IndexVersion {
+            found: major,
+            supported: MAJOR,
+        });
     }
     let kind = u16_at(bytes, 12);
     let n_sections = u32_at(bytes, 16) as usize;
     let table_offset = u64_at(bytes, 20) as usize;
-    let table_end = n_sections.checked_mul(ENTRY_BYTES).and_then(|t| t.checked_add(table_offset));
+    let table_end = n_sections
+        .checked_mul(ENTRY_BYTES)
+        .and_then(|t| t.checked_add(table_offset));
     let Some(table_end) = table_end.filter(|&e| e + 16 == bytes.len()) else {
-        return Err(corrupt("table", "section table does not end where the trailer starts (truncated file?)"));
+        return Err(corrupt(
+            "table",
+            "section table does not end where the trailer starts (truncated file?)",
+        ));
     };
     if &bytes[table_end + 8..] != TRAILER_MAGIC {
         return Err(corrupt("trailer", "missing end marker"));
@@ -141,14 +181,19 @@ pub fn decode(bytes: &[u8], verify: bool) -> CoreResult<(u16, Vec<Section>)> {
     let mut check = bytes[..HEADER_BYTES].to_vec();
     check.extend_from_slice(&bytes[table_offset..table_end]);
     if xxh3(&check) != u64_at(bytes, table_end) {
-        return Err(corrupt("trailer", "header or section table checksum mismatch"));
+        return Err(corrupt(
+            "trailer",
+            "header or section table checksum mismatch",
+        ));
     }
     let mut sections = Vec::with_capacity(n_sections);
     for i in 0..n_sections {
         let e = table_offset + i * ENTRY_BYTES;
         let raw_name = &bytes[e..e + 16];
         let name_len = raw_name.iter().position(|&b| b == 0).unwrap_or(16);
-        let name = std::str::from_utf8(&raw_name[..name_len]).map_err(|_| corrupt("table", "section name is not UTF-8"))?.to_string();
+        let name = std::str::from_utf8(&raw_name[..name_len])
+            .map_err(|_| corrupt("table", "section name is not UTF-8"))?
+            .to_string();
         let dtype = match bytes[e + 16] {
             0 => Dtype::U8,
             1 => Dtype::U16,
@@ -164,39 +209,58 @@ pub fn decode(bytes: &[u8], verify: bool) -> CoreResult<(u16, Vec<Section>)> {
         let items = u64_at(bytes, e + 40);
         let sum = u64_at(bytes, e + 48);
         let end = offset.checked_add(len).filter(|&end| end <= table_offset);
-        let Some(end) = end else { return Err(corrupt(&name, "section lies outside the file")) };
+        let Some(end) = end else {
+            return Err(corrupt(&name, "section lies outside the file"));
+        };
         let data = &bytes[offset..end];
         if verify && xxh3(data) != sum {
             return Err(corrupt(&name, "checksum mismatch"));
         }
-        sections.push(Section { name, dtype, items, bytes: data.to_vec() });
+        sections.push(Section {
+            name,
+            dtype,
+            items,
+            bytes: data.to_vec(),
+        });
     }
     Ok((kind, sections))
 }
 
 pub fn find<'a>(sections: &'a [Section], name: &str) -> CoreResult<&'a Section> {
-    sections.iter().find(|s| s.name == name).ok_or_else(|| corrupt(name, "section missing"))
+    sections
+        .iter()
+        .find(|s| s.name == name)
+        .ok_or_else(|| corrupt(name, "section missing"))
 }
 
 pub fn read_u64s(s: &Section) -> CoreResult<Vec<u64>> {
     if s.dtype != Dtype::U64 || s.bytes.len() % 8 != 0 || s.bytes.len() as u64 / 8 != s.items {
         return Err(corrupt(&s.name, "expected u64 items"));
     }
-    Ok(s.bytes.chunks_exact(8).map(|c| u64::from_le_bytes(c.try_into().expect("8"))).collect())
+    Ok(s.bytes
+        .chunks_exact(8)
+        .map(|c| u64::from_le_bytes(c.try_into().expect("8")))
+        .collect())
 }
 
 pub fn read_u32s(s: &Section) -> CoreResult<Vec<u32>> {
     if s.dtype != Dtype::U32 || s.bytes.len() % 4 != 0 || s.bytes.len() as u64 / 4 != s.items {
         return Err(corrupt(&s.name, "expected u32 items"));
     }
-    Ok(s.bytes.chunks_exact(4).map(|c| u32::from_le_bytes(c.try_into().expect("4"))).collect())
+    Ok(s.bytes
+        .chunks_exact(4)
+        .map(|c| u32::from_le_bytes(c.try_into().expect("4")))
+        .collect())
 }
 
 pub fn read_f32s(s: &Section) -> CoreResult<Vec<f32>> {
     if s.dtype != Dtype::F32 || s.bytes.len() % 4 != 0 || s.bytes.len() as u64 / 4 != s.items {
         return Err(corrupt(&s.name, "expected f32 items"));
     }
-    Ok(s.bytes.chunks_exact(4).map(|c| f32::from_le_bytes(c.try_into().expect("4"))).collect())
+    Ok(s.bytes
+        .chunks_exact(4)
+        .map(|c| f32::from_le_bytes(c.try_into().expect("4")))
+        .collect())
 }
 
 pub fn read_strings(sections: &[Section], name: &str) -> CoreResult<Vec<String>> {
@@ -208,7 +272,9 @@ pub fn read_strings(sections: &[Section], name: &str) -> CoreResult<Vec<String>>
         if a > b || b > data.bytes.len() {
             return Err(corrupt(name, "string offsets out of range"));
         }
-        out.push(String::from_utf8(data.bytes[a..b].to_vec()).map_err(|_| corrupt(name, "not UTF-8"))?);
+        out.push(
+            String::from_utf8(data.bytes[a..b].to_vec()).map_err(|_| corrupt(name, "not UTF-8"))?,
+        );
     }
     Ok(out)
 }
@@ -219,7 +285,10 @@ mod tests {
 
     #[test]
     fn round_trip_and_damage() {
-        let sections = vec![Section::u32s("postings", &[1, 2, 3]), Section::f32s("weights", &[0.5, 1.5, 2.5])];
+        let sections = vec![
+            Section::u32s("postings", &[1, 2, 3]),
+            Section::f32s("weights", &[0.5, 1.5, 2.5]),
+        ];
         let bytes = encode(1, &sections).unwrap();
         let (kind, back) = decode(&bytes, true).unwrap();
         assert_eq!((kind, back), (1, sections));
@@ -232,10 +301,16 @@ mod tests {
                 assert_eq!(s, decode(&bytes, true).unwrap().1, "byte {at}");
             }
         }
-        assert!(matches!(decode(&bytes[..bytes.len() - 1], true), Err(CoreError::IndexCorrupt { .. })));
+        assert!(matches!(
+            decode(&bytes[..bytes.len() - 1], true),
+            Err(CoreError::IndexCorrupt { .. })
+        ));
         let mut future = bytes.clone();
         future[8] = 2;
-        assert!(matches!(decode(&future, true), Err(CoreError::IndexVersion { found: 2, .. })));
+        assert!(matches!(
+            decode(&future, true),
+            Err(CoreError::IndexVersion { found: 2, .. })
+        ));
         assert_eq!(xxh3(b"mstk"), 0x2e94dfbd2d6f9131);
     }
 }

@@ -82,12 +82,21 @@ fn chunk_from_tokens<'a>(docs: impl Iterator<Item = &'a [String]>) -> Chunk {
         }
         doc_end.push(terms.len());
     }
-    Chunk { vocab, terms, doc_end, dl }
+    Chunk {
+        vocab,
+        terms,
+        doc_end,
+        dl,
+    }
 }
 
 impl Bm25Index {
     /// Tokenizes and indexes `texts`.
-    pub fn build(tokenizer: &TokenizerConfig, params: Bm25Params, texts: &[&str]) -> CoreResult<Self> {
+    pub fn build(
+        tokenizer: &TokenizerConfig,
+        params: Bm25Params,
+        texts: &[&str],
+    ) -> CoreResult<Self> {
         let chunks: Vec<Chunk> = texts
             .par_chunks(CHUNK_DOCS)
             .map(|docs| {
@@ -100,14 +109,26 @@ impl Bm25Index {
     }
 
     /// Indexes documents given as token lists.
-    pub fn build_pretokenized(tokenizer: TokenizerConfig, params: Bm25Params, docs: &[Vec<String>]) -> CoreResult<Self> {
-        let chunks: Vec<Chunk> = docs.par_chunks(CHUNK_DOCS).map(|c| chunk_from_tokens(c.iter().map(Vec::as_slice))).collect();
+    pub fn build_pretokenized(
+        tokenizer: TokenizerConfig,
+        params: Bm25Params,
+        docs: &[Vec<String>],
+    ) -> CoreResult<Self> {
+        let chunks: Vec<Chunk> = docs
+            .par_chunks(CHUNK_DOCS)
+            .map(|c| chunk_from_tokens(c.iter().map(Vec::as_slice)))
+            .collect();
         Self::from_chunks(tokenizer, params, chunks)
     }
 
-    fn from_chunks(tokenizer: TokenizerConfig, params: Bm25Params, chunks: Vec<Chunk>) -> CoreResult<Self> {
+    fn from_chunks(
+        tokenizer: TokenizerConfig,
+        params: Bm25Params,
+        chunks: Vec<Chunk>,
+    ) -> CoreResult<Self> {
         // Merge chunk vocabularies in document order into provisional global ids.
-        let mut global: HashMap<String, u32, FixedState> = HashMap::with_hasher(FixedState::default());
+        let mut global: HashMap<String, u32, FixedState> =
+            HashMap::with_hasher(FixedState::default());
         let mut names: Vec<String> = Vec::new();
         let mut maps: Vec<Vec<u32>> = Vec::with_capacity(chunks.len());
         for chunk in &chunks {
@@ -130,12 +151,19 @@ impl Bm25Index {
         }
         // Final ids: bytewise-sorted vocabulary.
         let mut order: Vec<u32> = (0..names.len() as u32).collect();
-        order.par_sort_unstable_by(|&a, &b| names[a as usize].as_bytes().cmp(names[b as usize].as_bytes()));
+        order.par_sort_unstable_by(|&a, &b| {
+            names[a as usize]
+                .as_bytes()
+                .cmp(names[b as usize].as_bytes())
+        });
         let mut final_id = vec![0u32; names.len()];
         for (new, &old) in order.iter().enumerate() {
             final_id[old as usize] = new as u32;
         }
-        let vocab: Vec<String> = order.iter().map(|&old| std::mem::take(&mut names[old as usize])).collect();
+        let vocab: Vec<String> = order
+            .iter()
+            .map(|&old| std::mem::take(&mut names[old as usize]))
+            .collect();
         let n_terms = vocab.len();
 
         let mut doclen = Vec::with_capacity(n_docs);
@@ -172,7 +200,11 @@ impl Bm25Index {
         drop(chunks);
 
         let total: u64 = doclen.iter().map(|&d| d as u64).sum();
-        let avgdl = if n_docs == 0 { 0.0 } else { total as f64 / n_docs as f64 };
+        let avgdl = if n_docs == 0 {
+            0.0
+        } else {
+            total as f64 / n_docs as f64
+        };
         let mut index = Bm25Index {
             params,
             tokenizer,
@@ -200,9 +232,16 @@ impl Bm25Index {
             // Lucene's float path: documents without tokens are not counted, lengths are
             // the one-byte norms, the per-length factor is cached in f32.
             let doc_count = self.doclen.iter().filter(|&&d| d > 0).count() as f64;
-            let avgdl32 = if doc_count > 0.0 { (total_tokens as f64 / doc_count) as f32 } else { 1.0 };
+            let avgdl32 = if doc_count > 0.0 {
+                (total_tokens as f64 / doc_count) as f32
+            } else {
+                1.0
+            };
             let (k1, b) = (p.k1 as f32, p.b as f32);
-            self.idf = df.iter().map(|&d| (1.0 + (doc_count - d as f64 + 0.5) / (d as f64 + 0.5)).ln() as f32).collect();
+            self.idf = df
+                .iter()
+                .map(|&d| (1.0 + (doc_count - d as f64 + 0.5) / (d as f64 + 0.5)).ln() as f32)
+                .collect();
             let mut weights = vec![0f32; tfs.len()];
             for t in 0..n_terms {
                 let idf = self.idf[t];
@@ -228,10 +267,19 @@ impl Bm25Index {
         }
         self.idf = idf64.iter().map(|&v| v as f32).collect();
         if p.variant.has_nonocc() {
-            self.nonocc = idf64.iter().map(|&v| (v * p.tfc(0.0, self.avgdl, self.avgdl)) as f32).collect();
+            self.nonocc = idf64
+                .iter()
+                .map(|&v| (v * p.tfc(0.0, self.avgdl, self.avgdl)) as f32)
+                .collect();
         }
         let avgdl = self.avgdl;
-        let (indptr, idf, nonocc_all, doclen, postings) = (&self.indptr, &self.idf, &self.nonocc, &self.doclen, &self.postings);
+        let (indptr, idf, nonocc_all, doclen, postings) = (
+            &self.indptr,
+            &self.idf,
+            &self.nonocc,
+            &self.doclen,
+            &self.postings,
+        );
         let idf64 = &idf64;
         let weights: Vec<f32> = (0..n_terms)
             .into_par_iter()
@@ -265,7 +313,12 @@ impl Bm25Index {
     pub fn term_ids(&self, tokens: &[String]) -> Vec<u32> {
         tokens
             .iter()
-            .filter_map(|t| self.vocab.binary_search_by(|v| v.as_bytes().cmp(t.as_bytes())).ok().map(|i| i as u32))
+            .filter_map(|t| {
+                self.vocab
+                    .binary_search_by(|v| v.as_bytes().cmp(t.as_bytes()))
+                    .ok()
+                    .map(|i| i as u32)
+            })
             .collect()
     }
 
@@ -284,7 +337,10 @@ impl Bm25Index {
     pub fn scores_all(&self, terms: &[u32]) -> Vec<f32> {
         let mut acc = vec![0f32; self.n_docs()];
         for &t in terms {
-            let (lo, hi) = (self.indptr[t as usize] as usize, self.indptr[t as usize + 1] as usize);
+            let (lo, hi) = (
+                self.indptr[t as usize] as usize,
+                self.indptr[t as usize + 1] as usize,
+            );
             for i in lo..hi {
                 acc[self.postings[i] as usize] += self.weights[i];
             }
@@ -304,8 +360,13 @@ impl Bm25Index {
         if k == 0 {
             return Err(CoreError::parameter("k must be at least 1"));
         }
-        if q_off.is_empty() || q_off[q_off.len() - 1] as usize != q.len() || q_off.windows(2).any(|w| w[0] > w[1]) {
-            return Err(CoreError::shape("query offsets do not describe the term array"));
+        if q_off.is_empty()
+            || q_off[q_off.len() - 1] as usize != q.len()
+            || q_off.windows(2).any(|w| w[0] > w[1])
+        {
+            return Err(CoreError::shape(
+                "query offsets do not describe the term array",
+            ));
         }
         let n_terms = self.vocab.len() as u32;
         if q.iter().any(|&t| t >= n_terms) {
@@ -320,7 +381,10 @@ impl Bm25Index {
                 |(acc, seen, touched), i| {
                     let terms = &q[q_off[i] as usize..q_off[i + 1] as usize];
                     for &t in terms {
-                        let (lo, hi) = (self.indptr[t as usize] as usize, self.indptr[t as usize + 1] as usize);
+                        let (lo, hi) = (
+                            self.indptr[t as usize] as usize,
+                            self.indptr[t as usize + 1] as usize,
+                        );
                         for j in lo..hi {
                             let d = self.postings[j] as usize;
                             if !seen[d] {
@@ -331,23 +395,33 @@ impl Bm25Index {
                         }
                     }
                     let c = self.nonocc_sum(terms);
-                    let mut hits: Vec<(f32, u32)> = touched.iter().map(|&d| (acc[d as usize] + c, d)).collect();
+                    let mut hits: Vec<(f32, u32)> =
+                        touched.iter().map(|&d| (acc[d as usize] + c, d)).collect();
                     for &d in touched.iter() {
                         acc[d as usize] = 0.0;
                         seen[d as usize] = false;
                     }
                     touched.clear();
-                    let better = |a: &(f32, u32), b: &(f32, u32)| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1));
+                    let better =
+                        |a: &(f32, u32), b: &(f32, u32)| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1));
                     if hits.len() > k {
                         hits.select_nth_unstable_by(k - 1, better);
                         hits.truncate(k);
                     }
                     hits.sort_unstable_by(better);
-                    (hits.iter().map(|h| h.1 as i32).collect(), hits.iter().map(|h| h.0).collect())
+                    (
+                        hits.iter().map(|h| h.1 as i32).collect(),
+                        hits.iter().map(|h| h.0).collect(),
+                    )
                 },
             )
             .collect();
-        let mut out = TopK { k, idx: vec![-1; n_q * k], score: vec![f32::NEG_INFINITY; n_q * k], count: vec![0; n_q] };
+        let mut out = TopK {
+            k,
+            idx: vec![-1; n_q * k],
+            score: vec![f32::NEG_INFINITY; n_q * k],
+            count: vec![0; n_q],
+        };
         for (i, (idx, score)) in per_query.into_iter().enumerate() {
             out.count[i] = idx.len() as u32;
             out.idx[i * k..i * k + idx.len()].copy_from_slice(&idx);
@@ -362,7 +436,10 @@ impl Bm25Index {
             .par_chunks(CHUNK_DOCS)
             .flat_map_iter(|chunk| {
                 let mut tok = Tokenizer::new(&self.tokenizer);
-                chunk.iter().map(|q| self.term_ids(&tok.tokenize(q))).collect::<Vec<_>>()
+                chunk
+                    .iter()
+                    .map(|q| self.term_ids(&tok.tokenize(q)))
+                    .collect::<Vec<_>>()
             })
             .collect();
         let mut q = Vec::new();
@@ -373,6 +450,53 @@ impl Bm25Index {
         }
         (q, off)
     }
+}
+
+/// BM25 over many small corpora (LaMP / CFRAG: one per user profile): documents
+/// `docs[group_off[g]..group_off[g+1]]` form group g, scored against `queries[g]` with N,
+/// df and avgdl of that group only. Returns one score per document, in document order.
+pub fn bm25_score_groups(
+    params: Bm25Params,
+    docs: &[Vec<String>],
+    group_off: &[u64],
+    queries: &[Vec<String>],
+) -> CoreResult<Vec<f32>> {
+    if group_off.first() != Some(&0)
+        || group_off.last().copied() != Some(docs.len() as u64)
+        || group_off.windows(2).any(|w| w[0] > w[1])
+    {
+        return Err(CoreError::shape(
+            "group offsets do not describe the documents",
+        ));
+    }
+    if queries.len() + 1 != group_off.len() {
+        return Err(CoreError::shape(format!(
+            "{} queries for {} groups",
+            queries.len(),
+            group_off.len() - 1
+        )));
+    }
+    let tokenizer = TokenizerConfig::new("whitespace")?;
+    let per_group: Vec<CoreResult<Vec<f32>>> = (0..queries.len())
+        .into_par_iter()
+        .map(|g| {
+            let group = &docs[group_off[g] as usize..group_off[g + 1] as usize];
+            if group.is_empty() {
+                return Ok(Vec::new());
+            }
+            let index = Bm25Index::from_chunks(
+                tokenizer.clone(),
+                params,
+                vec![chunk_from_tokens(group.iter().map(Vec::as_slice))],
+            )?;
+            Ok(index.scores_all(&index.term_ids(&queries[g])))
+        })
+        .collect();
+    let mut out = Vec::with_capacity(docs.len());
+    for scores in per_group {
+        out.extend(scores?);
+    }
+    Ok(out)
 }
 
 /// NumPy's float32 `sum`: sequential below 8 values, else 8 interleaved partial sums
@@ -415,12 +539,19 @@ mod tests {
     use crate::retrieval::bm25::Variant;
 
     fn spec_index(variant: Variant, k1: f64, b: f64) -> Bm25Index {
-        let docs: Vec<Vec<String>> = ["the cat sat on the mat", "the dog sat", "the cat and the dog", "birds sing", "cat"]
-            .iter()
-            .map(|d| d.split(' ').map(String::from).collect())
-            .collect();
+        let docs: Vec<Vec<String>> = [
+            "the cat sat on the mat",
+            "the dog sat",
+            "the cat and the dog",
+            "birds sing",
+            "cat",
+        ]
+        .iter()
+        .map(|d| d.split(' ').map(String::from).collect())
+        .collect();
         let params = Bm25Params::new(variant, Some(k1), Some(b), None, None, false).unwrap();
-        Bm25Index::build_pretokenized(TokenizerConfig::new("whitespace").unwrap(), params, &docs).unwrap()
+        Bm25Index::build_pretokenized(TokenizerConfig::new("whitespace").unwrap(), params, &docs)
+            .unwrap()
     }
 
     fn query(index: &Bm25Index) -> Vec<u32> {
@@ -430,11 +561,36 @@ mod tests {
     #[test]
     fn spec_hand_computed_table() {
         let cases: [(Variant, f64, f64, [f32; 5]); 5] = [
-            (Variant::Lucene, 1.5, 0.75, [0.160402, 0.739526, 0.755901, 0.0, 0.315963]),
-            (Variant::Lucene, 0.9, 0.4, [0.247781, 0.942557, 1.106563, 0.0, 0.327482]),
-            (Variant::Okapi, 1.5, 0.75, [0.113521, 0.710562, 0.681262, 0.0, 0.223616]),
-            (Variant::Bm25L, 1.5, 0.75, [1.674904, 2.593941, 2.589806, 1.431209, 1.951830]),
-            (Variant::Bm25Plus, 1.5, 0.75, [3.406061, 5.210423, 5.275630, 2.890372, 3.906191]),
+            (
+                Variant::Lucene,
+                1.5,
+                0.75,
+                [0.160402, 0.739526, 0.755901, 0.0, 0.315963],
+            ),
+            (
+                Variant::Lucene,
+                0.9,
+                0.4,
+                [0.247781, 0.942557, 1.106563, 0.0, 0.327482],
+            ),
+            (
+                Variant::Okapi,
+                1.5,
+                0.75,
+                [0.113521, 0.710562, 0.681262, 0.0, 0.223616],
+            ),
+            (
+                Variant::Bm25L,
+                1.5,
+                0.75,
+                [1.674904, 2.593941, 2.589806, 1.431209, 1.951830],
+            ),
+            (
+                Variant::Bm25Plus,
+                1.5,
+                0.75,
+                [3.406061, 5.210423, 5.275630, 2.890372, 3.906191],
+            ),
         ];
         for (variant, k1, b, want) in cases {
             let index = spec_index(variant, k1, b);
@@ -445,7 +601,11 @@ mod tests {
         }
         // bm25s bit patterns for lucene 1.5/0.75.
         let index = spec_index(Variant::Lucene, 1.5, 0.75);
-        let bits: Vec<u32> = index.scores_all(&query(&index)).iter().map(|s| s.to_bits()).collect();
+        let bits: Vec<u32> = index
+            .scores_all(&query(&index))
+            .iter()
+            .map(|s| s.to_bits())
+            .collect();
         assert_eq!(bits, [0x3e244050, 0x3f3d519a, 0x3f4182b3, 0, 0x3ea1c5f7]);
     }
 
@@ -469,7 +629,12 @@ mod tests {
         for j in 0..8 {
             r[j] += a[8 + j];
         }
-        let want = ((r[0] + r[1]) + (r[2] + r[3])) + ((r[4] + r[5]) + (r[6] + r[7])) + a[16] + a[17] + a[18] + a[19];
+        let want = ((r[0] + r[1]) + (r[2] + r[3]))
+            + ((r[4] + r[5]) + (r[6] + r[7]))
+            + a[16]
+            + a[17]
+            + a[18]
+            + a[19];
         assert_eq!(numpy_pairwise_sum(&a).to_bits(), want.to_bits());
     }
 }

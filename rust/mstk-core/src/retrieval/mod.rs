@@ -15,5 +15,5 @@ mod unicode_tables;
 
 pub use bm25::{Bm25Params, Variant};
 pub use dense::{DenseIndex, Metric};
-pub use index::{Bm25Index, TopK};
+pub use index::{bm25_score_groups, Bm25Index, TopK};
 pub use tokenize::{Normalize, Tokenizer, TokenizerConfig, TokenizerKind};

@@ -12,7 +12,10 @@ use crate::error::{CoreError, CoreResult};
 pub const KIND_BM25: u16 = 1;
 
 fn corrupt(section: &str, message: impl Into<String>) -> CoreError {
-    CoreError::IndexCorrupt { section: section.into(), message: message.into() }
+    CoreError::IndexCorrupt {
+        section: section.into(),
+        message: message.into(),
+    }
 }
 
 pub fn tokenizer_json(t: &TokenizerConfig) -> Value {
@@ -25,7 +28,8 @@ pub fn tokenizer_json(t: &TokenizerConfig) -> Value {
 }
 
 pub fn params_json(p: &Bm25Params) -> Value {
-    let mut v = json!({"variant": p.variant.name(), "k1": p.k1, "b": p.b, "lucene_norms": p.lucene_norms});
+    let mut v =
+        json!({"variant": p.variant.name(), "k1": p.k1, "b": p.b, "lucene_norms": p.lucene_norms});
     if p.variant.has_nonocc() {
         v["delta"] = json!(p.delta);
     }
@@ -52,7 +56,12 @@ pub fn meta_json(index: &Bm25Index) -> Value {
 fn tokenizer_from(v: &Value) -> CoreResult<TokenizerConfig> {
     let bad = || corrupt("meta", "tokenizer description is invalid");
     let mut t = TokenizerConfig::new(v["kind"].as_str().ok_or_else(bad)?)?;
-    t.stopwords = v["stopwords"].as_array().ok_or_else(bad)?.iter().map(|s| s.as_str().map(String::from).ok_or_else(bad)).collect::<CoreResult<_>>()?;
+    t.stopwords = v["stopwords"]
+        .as_array()
+        .ok_or_else(bad)?
+        .iter()
+        .map(|s| s.as_str().map(String::from).ok_or_else(bad))
+        .collect::<CoreResult<_>>()?;
     t.stem = v["stemmer"].as_str() == Some("english");
     t.normalize = TokenizerConfig::parse_normalize(v["normalize"].as_str().ok_or_else(bad)?)?;
     Ok(t)
@@ -62,7 +71,14 @@ fn params_from(v: &Value) -> CoreResult<Bm25Params> {
     let bad = || corrupt("meta", "BM25 parameters are invalid");
     let variant = Variant::parse(v["variant"].as_str().ok_or_else(bad)?)?;
     let f = |key: &str| v.get(key).and_then(Value::as_f64);
-    Bm25Params::new(variant, f("k1"), f("b"), f("delta"), f("epsilon"), v["lucene_norms"].as_bool().unwrap_or(false))
+    Bm25Params::new(
+        variant,
+        f("k1"),
+        f("b"),
+        f("delta"),
+        f("epsilon"),
+        v["lucene_norms"].as_bool().unwrap_or(false),
+    )
 }
 
 impl Bm25Index {
@@ -83,7 +99,8 @@ impl Bm25Index {
         if let Some(contents) = &self.contents {
             sections.extend(Section::strings("contents", contents));
         }
-        let meta = serde_json::to_vec(&meta_json(self)).map_err(|e| CoreError::parameter(e.to_string()))?;
+        let meta = serde_json::to_vec(&meta_json(self))
+            .map_err(|e| CoreError::parameter(e.to_string()))?;
         sections.push(Section::utf8("meta", &meta));
         format::encode(KIND_BM25, &sections)
     }
@@ -92,9 +109,13 @@ impl Bm25Index {
     pub fn from_bytes(bytes: &[u8], verify: bool) -> CoreResult<Self> {
         let (kind, sections) = format::decode(bytes, verify)?;
         if kind != KIND_BM25 {
-            return Err(corrupt("header", format!("index kind {kind} is not a BM25 index")));
+            return Err(corrupt(
+                "header",
+                format!("index kind {kind} is not a BM25 index"),
+            ));
         }
-        let meta: Value = serde_json::from_slice(&format::find(&sections, "meta")?.bytes).map_err(|_| corrupt("meta", "not JSON"))?;
+        let meta: Value = serde_json::from_slice(&format::find(&sections, "meta")?.bytes)
+            .map_err(|_| corrupt("meta", "not JSON"))?;
         let params = params_from(&meta["params"])?;
         let tokenizer = tokenizer_from(&meta["tokenizer"])?;
         let indptr = format::read_u64s(format::find(&sections, "indptr")?)?;
@@ -108,7 +129,11 @@ impl Bm25Index {
         let doclen = format::read_u32s(format::find(&sections, "doclen")?)?;
         let vocab = format::read_strings(&sections, "vocab")?;
         let doc_ids = format::read_strings(&sections, "docid")?;
-        let contents = if meta["store_contents"].as_bool() == Some(true) { Some(format::read_strings(&sections, "contents")?) } else { None };
+        let contents = if meta["store_contents"].as_bool() == Some(true) {
+            Some(format::read_strings(&sections, "contents")?)
+        } else {
+            None
+        };
         // Structural checks, so a consistent-looking but wrong file cannot index out of bounds.
         let n_docs = doclen.len();
         let ok = indptr.len() == vocab.len() + 1
@@ -126,8 +151,23 @@ impl Bm25Index {
         if !ok {
             return Err(corrupt("postings", "sections disagree with each other"));
         }
-        let avgdl = meta["avgdl"].as_f64().ok_or_else(|| corrupt("meta", "avgdl missing"))?;
-        Ok(Bm25Index { params, tokenizer, vocab, indptr, postings, weights, idf, nonocc, doclen, avgdl, doc_ids, contents })
+        let avgdl = meta["avgdl"]
+            .as_f64()
+            .ok_or_else(|| corrupt("meta", "avgdl missing"))?;
+        Ok(Bm25Index {
+            params,
+            tokenizer,
+            vocab,
+            indptr,
+            postings,
+            weights,
+            idf,
+            nonocc,
+            doclen,
+            avgdl,
+            doc_ids,
+            contents,
+        })
     }
 }
 

@@ -18,9 +18,9 @@ use crate::error::{CoreError, CoreResult};
 
 /// The 33 English stopwords of Lucene's `EnglishAnalyzer` (and bm25s' `STOPWORDS_EN`).
 pub const STOPWORDS_EN: [&str; 33] = [
-    "a", "an", "and", "are", "as", "at", "be", "but", "by", "for", "if", "in", "into", "is", "it", "no", "not",
-    "of", "on", "or", "such", "that", "the", "their", "then", "there", "these", "they", "this", "to", "was",
-    "will", "with",
+    "a", "an", "and", "are", "as", "at", "be", "but", "by", "for", "if", "in", "into", "is", "it",
+    "no", "not", "of", "on", "or", "such", "that", "the", "their", "then", "there", "these",
+    "they", "this", "to", "was", "will", "with",
 ];
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -63,7 +63,11 @@ impl TokenizerConfig {
         let word = kind == TokenizerKind::Word;
         Ok(TokenizerConfig {
             kind,
-            stopwords: if word { STOPWORDS_EN.iter().map(|s| s.to_string()).collect() } else { Vec::new() },
+            stopwords: if word {
+                STOPWORDS_EN.iter().map(|s| s.to_string()).collect()
+            } else {
+                Vec::new()
+            },
             stem: word,
             normalize: Normalize::None,
         })
@@ -74,7 +78,9 @@ impl TokenizerConfig {
             "none" => Ok(Normalize::None),
             "nfc" => Ok(Normalize::Nfc),
             "nfkc" => Ok(Normalize::Nfkc),
-            other => Err(CoreError::parameter(format!("normalize must be none, nfc or nfkc, got {other:?}"))),
+            other => Err(CoreError::parameter(format!(
+                "normalize must be none, nfc or nfkc, got {other:?}"
+            ))),
         }
     }
 }
@@ -96,7 +102,10 @@ pub fn is_word_char(c: char) -> bool {
 /// Python's `str.isspace()` (White_Space plus U+001C..U+001F).
 pub fn is_py_space(c: char) -> bool {
     if c.is_ascii() {
-        return matches!(c, '\t' | '\n' | '\x0b' | '\x0c' | '\r' | '\x1c'..='\x1f' | ' ');
+        return matches!(
+            c,
+            '\t' | '\n' | '\x0b' | '\x0c' | '\r' | '\x1c'..='\x1f' | ' '
+        );
     }
     PY_SPACE.binary_search(&(c as u32)).is_ok()
 }
@@ -143,7 +152,9 @@ impl<'c> Tokenizer<'c> {
     pub fn new(config: &'c TokenizerConfig) -> Self {
         Tokenizer {
             config,
-            stemmer: config.stem.then(|| snowstem::Stemmer::create(snowstem::Algorithm::English)),
+            stemmer: config
+                .stem
+                .then(|| snowstem::Stemmer::create(snowstem::Algorithm::English)),
             stems: HashMap::with_hasher(Default::default()),
         }
     }
@@ -165,14 +176,15 @@ impl<'c> Tokenizer<'c> {
                 let lower = py_lower(&text);
                 let mut start: Option<usize> = None;
                 let mut count = 0usize;
-                let emit = |s: usize, e: usize, n: usize, this: &mut Self, out: &mut Vec<String>| {
-                    if n >= 2 {
-                        let token = &lower[s..e];
-                        if !this.is_stopword(token) {
-                            out.push(this.stem(token));
+                let emit =
+                    |s: usize, e: usize, n: usize, this: &mut Self, out: &mut Vec<String>| {
+                        if n >= 2 {
+                            let token = &lower[s..e];
+                            if !this.is_stopword(token) {
+                                out.push(this.stem(token));
+                            }
                         }
-                    }
-                };
+                    };
                 for (i, c) in lower.char_indices() {
                     if is_word_char(c) {
                         if start.is_none() {
@@ -200,7 +212,9 @@ impl<'c> Tokenizer<'c> {
     }
 
     fn stem(&mut self, token: &str) -> String {
-        let Some(stemmer) = &self.stemmer else { return token.to_string() };
+        let Some(stemmer) = &self.stemmer else {
+            return token.to_string();
+        };
         if let Some(s) = self.stems.get(token) {
             return s.clone();
         }
@@ -230,20 +244,46 @@ mod tests {
         let mut config = TokenizerConfig::new("word").unwrap();
         config.stem = false;
         config.stopwords.clear();
-        let got = Tokenizer::new(&config).tokenize("cafe\u{301} naïve x2 ab_cd e-mail 3.14 日本語 co-op");
-        assert_eq!(got, ["cafe", "naïve", "x2", "ab_cd", "mail", "14", "日本語", "co", "op"]);
-        assert_eq!(Tokenizer::new(&config).tokenize("İstanbul ΟΔΟΣ"), ["stanbul", "οδος"]);
+        let got =
+            Tokenizer::new(&config).tokenize("cafe\u{301} naïve x2 ab_cd e-mail 3.14 日本語 co-op");
+        assert_eq!(
+            got,
+            [
+                "cafe",
+                "naïve",
+                "x2",
+                "ab_cd",
+                "mail",
+                "14",
+                "日本語",
+                "co",
+                "op"
+            ]
+        );
+        assert_eq!(
+            Tokenizer::new(&config).tokenize("İstanbul ΟΔΟΣ"),
+            ["stanbul", "οδος"]
+        );
     }
 
     #[test]
     fn word_tokenizer_stems_and_drops_stopwords() {
-        assert_eq!(tokens("word", "The quick brown fox jumps over the lazy dog."), ["quick", "brown", "fox", "jump", "over", "lazi", "dog"]);
-        assert_eq!(tokens("word", "A quick brown dog outpaces a quick fox!"), ["quick", "brown", "dog", "outpac", "quick", "fox"]);
+        assert_eq!(
+            tokens("word", "The quick brown fox jumps over the lazy dog."),
+            ["quick", "brown", "fox", "jump", "over", "lazi", "dog"]
+        );
+        assert_eq!(
+            tokens("word", "A quick brown dog outpaces a quick fox!"),
+            ["quick", "brown", "dog", "outpac", "quick", "fox"]
+        );
     }
 
     #[test]
     fn whitespace_is_python_split() {
-        assert_eq!(tokens("whitespace", " a\u{1c}b\u{a0}C\u{3000}d  "), ["a", "b", "C", "d"]);
+        assert_eq!(
+            tokens("whitespace", " a\u{1c}b\u{a0}C\u{3000}d  "),
+            ["a", "b", "C", "d"]
+        );
         assert_eq!(tokens("lowercase", "Ab CD"), ["ab", "cd"]);
         assert!(tokens("whitespace", "   ").is_empty());
     }
