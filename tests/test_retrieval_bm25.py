@@ -321,3 +321,23 @@ def test_bm25_score_groups_equal_a_fresh_bm25okapi_per_group() -> None:
         assert np.allclose(scores[offsets[g]:offsets[g + 1]], expected, rtol=1e-6, atol=1e-6), g
     with pytest.raises(ValueError):
         bm25_score_groups(docs, offsets[:-1], queries)
+
+
+def test_tree_retrieval_keeps_children_of_kept_parents_only() -> None:
+    from mstk.retrieval import tree_retrieve
+
+    parents = Bm25.build(["theft of property", "fraud and deception", "traffic accident liability"],
+                         ["theft", "fraud", "traffic"], tokenizer="lowercase")
+    children = Bm25.build(["stole a bicycle property", "sold fake property deeds fraud", "car accident on highway",
+                           "stole property from a shop"], ["c0", "c1", "c2", "c3"], tokenizer="lowercase")
+    # theft -> c0, c1, c3; fraud -> c1; traffic -> c2
+    links_off, links = [0, 3, 4, 5], [0, 1, 3, 1, 2]
+    [result] = tree_retrieve(parents, children, links_off, links, ["property fraud"], k_parent=2, k_child=2)
+    # theft and fraud tie (one matching term, equal lengths): the lower index ranks first.
+    assert [p["id"] for p in result] == ["theft", "fraud"]
+    assert [c["id"] for c in result[0]["children"]] == ["c1", "c0"]  # c1 matches both terms; c0 is shorter than c3
+    assert [c["id"] for c in result[1]["children"]] == ["c1"]  # c1 is linked to both kept parents
+    [none] = tree_retrieve(parents, children, links_off, links, ["unrelated words"], k_parent=2, k_child=2)
+    assert none == []
+    [only_parent] = tree_retrieve(parents, children, links_off, links, ["deception"], k_parent=1, k_child=2)
+    assert only_parent[0]["id"] == "fraud" and only_parent[0]["children"] == []

@@ -258,6 +258,33 @@ impl PyBm25Index {
         hits(py, top)
     }
 
+    /// Grouped top-k over candidate documents: group g ranks `cand[cand_off[g]..cand_off[g+1]]`
+    /// for query text `queries[group_query[g]]`.
+    #[pyo3(signature = (queries, group_query, cand, cand_off, k=10, threads=None))]
+    #[allow(clippy::too_many_arguments)]
+    fn topk_groups<'py>(
+        &self,
+        py: Python<'py>,
+        queries: Vec<String>,
+        group_query: Vec<u32>,
+        cand: Vec<u32>,
+        cand_off: Vec<u64>,
+        k: usize,
+        threads: Option<usize>,
+    ) -> PyResult<Hits<'py>> {
+        let top = py
+            .detach(|| {
+                with_threads(threads, || {
+                    let refs: Vec<&str> = queries.iter().map(String::as_str).collect();
+                    let (q, off) = self.0.query_terms(&refs);
+                    self.0
+                        .topk_groups(&q, &off, &group_query, &cand, &cand_off, k)
+                })
+            })?
+            .py()?;
+        hits(py, top)
+    }
+
     /// Scores of every document for one query text (or token list), for parity checks.
     fn scores<'py>(
         &self,

@@ -430,6 +430,105 @@ impl Bm25Index {
         Ok(out)
     }
 
+    /// Grouped top-k: group g ranks only the candidate documents
+    /// `cand[cand_off[g]..cand_off[g+1]]` for query `group_query[g]` (term ids
+    /// `q[q_off[i]..q_off[i+1]]`); matching candidates only, ties to the lower index.
+    pub fn topk_groups(
+        &self,
+        q: &[u32],
+        q_off: &[u64],
+        group_query: &[u32],
+        cand: &[u32],
+        cand_off: &[u64],
+        k: usize,
+    ) -> CoreResult<TopK> {
+        if k == 0 {
+            return Err(CoreError::parameter("k must be at least 1"));
+        }
+        let n_groups = group_query.len();
+        if cand_off.len() != n_groups + 1
+            || cand_off.first() != Some(&0)
+            || cand_off.last().copied() != Some(cand.len() as u64)
+            || cand_off.windows(2).any(|w| w[0] > w[1])
+        {
+            return Err(CoreError::shape(
+                "candidate offsets do not describe the groups",
+            ));
+        }
+        if q_off.is_empty()
+            || q_off[q_off.len() - 1] as usize != q.len()
+            || q_off.windows(2).any(|w| w[0] > w[1])
+        {
+            return Err(CoreError::shape(
+                "query offsets do not describe the term array",
+            ));
+        }
+        let n_q = q_off.len() - 1;
+        if group_query.iter().any(|&g| g as usize >= n_q)
+            || cand.iter().any(|&d| d as usize >= self.n_docs())
+        {
+            return Err(CoreError::shape(
+                "group query or candidate index out of range",
+            ));
+        }
+        if q.iter().any(|&t| t as usize >= self.vocab.len()) {
+            return Err(CoreError::shape("query term id out of range"));
+        }
+        let n_docs = self.n_docs();
+        let per_group: Vec<Vec<(f32, u32)>> = (0..n_groups)
+            .into_par_iter()
+            .map_init(
+                || (vec![0f32; n_docs], vec![false; n_docs], Vec::<u32>::new()),
+                |(acc, seen, touched), g| {
+                    let qi = group_query[g] as usize;
+                    let terms = &q[q_off[qi] as usize..q_off[qi + 1] as usize];
+                    for &t in terms {
+                        for j in
+                            self.indptr[t as usize] as usize..self.indptr[t as usize + 1] as usize
+                        {
+                            let d = self.postings[j] as usize;
+                            if !seen[d] {
+                                seen[d] = true;
+                                touched.push(d as u32);
+                            }
+                            acc[d] += self.weights[j];
+                        }
+                    }
+                    let c = self.nonocc_sum(terms);
+                    let mut hits: Vec<(f32, u32)> = cand
+                        [cand_off[g] as usize..cand_off[g + 1] as usize]
+                        .iter()
+                        .filter(|&&d| seen[d as usize])
+                        .map(|&d| (acc[d as usize] + c, d))
+                        .collect();
+                    for &d in touched.iter() {
+                        acc[d as usize] = 0.0;
+                        seen[d as usize] = false;
+                    }
+                    touched.clear();
+                    hits.sort_unstable_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)));
+                    hits.dedup_by_key(|h| h.1);
+                    hits.truncate(k);
+                    hits
+                },
+            )
+            .collect();
+        let mut out = TopK {
+            k,
+            idx: vec![-1; n_groups * k],
+            score: vec![f32::NEG_INFINITY; n_groups * k],
+            count: vec![0; n_groups],
+        };
+        for (g, hits) in per_group.into_iter().enumerate() {
+            out.count[g] = hits.len() as u32;
+            for (j, (s, d)) in hits.into_iter().enumerate() {
+                out.idx[g * k + j] = d as i32;
+                out.score[g * k + j] = s;
+            }
+        }
+        Ok(out)
+    }
+
     /// Tokenizes query texts with the index's tokenizer and maps them to term ids.
     pub fn query_terms(&self, queries: &[&str]) -> (Vec<u32>, Vec<u64>) {
         let parts: Vec<Vec<u32>> = queries
@@ -619,6 +718,26 @@ mod tests {
         let empty = index.topk(&[], &[0, 0], 3).unwrap();
         assert_eq!(empty.count, [0]);
         assert!(index.topk(&q, &[0, q.len() as u64], 0).is_err());
+    }
+
+    #[test]
+    fn grouped_topk_ranks_candidates_only() {
+        let index = spec_index(Variant::Lucene, 1.5, 0.75);
+        let q = query(&index);
+        // group 0: candidates d0, d3, d4 (d3 matches nothing); group 1: d1, d2.
+        let top = index
+            .topk_groups(
+                &q,
+                &[0, q.len() as u64],
+                &[0, 0],
+                &[0, 3, 4, 1, 2],
+                &[0, 3, 5],
+                5,
+            )
+            .unwrap();
+        assert_eq!(top.count, [2, 2]);
+        assert_eq!(&top.idx[..2], &[4, 0]);
+        assert_eq!(&top.idx[5..7], &[2, 1]);
     }
 
     #[test]

@@ -1,0 +1,58 @@
+"""LLM generators: the host's one interface to language models (specs/generators.md).
+
+Methods that need an LLM (qerag, cfrag, syler, lexnum, lrgd, reasoning, realign) go
+through a ``Generator`` from the ``register_generators`` registry
+(``mstk.plugins.generators(pm)``) and never talk HTTP or onnxruntime themselves::
+
+    from mstk.generators import GenerationRequest
+    from mstk.plugins import generators, get_plugin_manager
+
+    generator = generators(get_plugin_manager())["openai"](base_url="http://127.0.0.1:8000/v1", model="m")
+    [result] = generator.generate([GenerationRequest(id=1, prompt="2 + 2 =", max_tokens=4)])
+
+Back ends subclass ``Generator`` and implement ``complete`` (one request) and, where they
+can, ``logprob_one``; the base class adds validation, the response cache under
+``MSTK_CACHE_DIR/generations/``, bounded worker threads and usage accounting.
+Built in: ``openai`` (any OpenAI-compatible server). The embedded ``local`` back end
+(SmolLM2 through onnxruntime) plugs in the same way (see mstk.default_plugins.generators).
+"""
+
+from mstk.generators.base import (
+    Choice,
+    GenerationRequest,
+    GenerationResult,
+    Generator,
+    GeneratorCapabilityError,
+    GeneratorError,
+    TokenUsage,
+    UsageStats,
+)
+
+
+def __getattr__(name: str):
+    # The cache (sqlite3, orjson) and the HTTP back end load only when used.
+    if name in ("ResponseCache", "cache_root", "request_key"):
+        from mstk.generators import cache
+
+        return getattr(cache, name)
+    if name == "OpenAIGenerator":
+        from mstk.generators.openai_compat import OpenAIGenerator
+
+        return OpenAIGenerator
+    raise AttributeError(f"module 'mstk.generators' has no attribute {name!r}")
+
+
+__all__ = [
+    "Choice",
+    "GenerationRequest",
+    "GenerationResult",
+    "Generator",
+    "GeneratorCapabilityError",
+    "GeneratorError",
+    "OpenAIGenerator",
+    "ResponseCache",
+    "TokenUsage",
+    "UsageStats",
+    "cache_root",
+    "request_key",
+]
