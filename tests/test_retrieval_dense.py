@@ -106,3 +106,71 @@ def test_dense_and_hybrid_retrieval_end_to_end(tmp_path: Path) -> None:
     embedded = run_cli(["embed", str(corpus), "--out-field", "vec"])
     vectors = [json.loads(line)["vec"] for line in embedded.stdout.splitlines()]
     assert len(vectors) == 4 and len(vectors[0]) == 384
+
+
+def test_a_plugin_retriever_builds_and_serves_an_index(tmp_path: Path) -> None:
+    import types
+
+    import mstk
+    from mstk.retrieval import Hits
+    from mstk.testing import fresh_plugin_manager
+
+    class Overlap:
+        """Test stand-in: score = number of distinct query words in the document."""
+
+        name = "overlap"
+
+        def build(self, ids, texts, out_dir, *, force, threads, store_contents, options):
+            out = Path(out_dir)
+            out.mkdir(parents=True, exist_ok=force)
+            (out / "docs.json").write_text(json.dumps({"ids": ids, "texts": texts, "min": int(options.get("min", "1"))}))
+            manifest = {"format": "mstk-index", "version": [1, 0], "retriever": "overlap",
+                        "files": {"index.mstk": {"bytes": 0, "xxh3": f"{__import__('mstk')._core.xxh3_64(b''):016x}"}}}
+            (out / "index.mstk").write_bytes(b"")
+            (out / "manifest.json").write_text(json.dumps(manifest))
+            return manifest
+
+        @staticmethod
+        def load(index_dir, verify=True):
+            data = json.loads((Path(index_dir) / "docs.json").read_text())
+
+            class Loaded:
+                has_contents = True
+
+                def doc_id(self, i):
+                    return data["ids"][i]
+
+                def doc_ids(self):
+                    return data["ids"]
+
+                def content(self, i):
+                    return data["texts"][i]
+
+                def search(self, queries, k, threads=None):
+                    idx = np.full((len(queries), k), -1, dtype=np.int32)
+                    sc = np.full((len(queries), k), -np.inf, dtype=np.float32)
+                    cnt = np.zeros(len(queries), dtype=np.int32)
+                    for qi, q in enumerate(queries):
+                        words = set(q.lower().split())
+                        scored = sorted(((-len(words & set(t.lower().split())), i) for i, t in enumerate(data["texts"])))
+                        hits = [(i, -s) for s, i in scored if -s >= data["min"]][:k]
+                        cnt[qi] = len(hits)
+                        for j, (i, s) in enumerate(hits):
+                            idx[qi, j], sc[qi, j] = i, s
+                    return Hits(idx, sc, cnt)
+
+            return Loaded()
+
+    plugin = types.ModuleType("overlap_plugin")
+    plugin.register_retrievers = mstk.hookimpl(lambda register: register(Overlap))
+    pm = fresh_plugin_manager(plugin)
+    corpus = tmp_path / "c.jsonl"
+    corpus.write_text('{"id":"a","contents":"red apple pie"}\n{"id":"b","contents":"green apple"}\n')
+    built = run_cli(["index", str(corpus), "-o", str(tmp_path / "ov"), "--kind", "overlap", "-p", "min=1"], pm=pm)
+    assert built.exit_code == 0, built.stderr
+    out = run_cli(["retrieve", "--index", str(tmp_path / "ov"), "-k", "2"], input=b'{"id":"q","question":"apple pie"}\n', pm=pm)
+    assert out.exit_code == 0, out.stderr
+    assert [h["id"] for h in json.loads(out.stdout)["retrieved"]] == ["a", "b"]
+    # Without the plugin the index names a retriever that is not installed.
+    missing = run_cli(["retrieve", "--index", str(tmp_path / "ov")], input=b'{"id":"q","question":"apple"}\n')
+    assert missing.exit_code == 2 and b"not installed" in missing.stderr

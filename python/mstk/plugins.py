@@ -47,6 +47,7 @@ BUILTIN_PLUGINS: tuple[str, ...] = (
     "mstk.default_plugins.error_models",
     "mstk.default_plugins.encoders",
     "mstk.default_plugins.generators",
+    "mstk.default_plugins.retrievers",
 )
 
 

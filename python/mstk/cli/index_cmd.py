@@ -11,7 +11,10 @@ FIDELITY = ("fidelity: BM25 variants reproduce bm25s 0.3.16 / rank-bm25 0.2.2 / 
 @click.command("index", epilog=FIDELITY)
 @click.argument("corpus", default="-", metavar="CORPUS")
 @click.option("-o", "--out", "out_dir", required=True, type=click.Path(file_okay=False), help="Index directory to write.")
-@click.option("--kind", type=click.Choice(["bm25", "dense"]), default="bm25", show_default=True, help="Index kind.")
+@click.option("--kind", default="bm25", show_default=True,
+              help="Retriever: bm25, dense, or one a plugin registers (register_retrievers).")
+@click.option("-p", "--option", "plugin_options", multiple=True, metavar="NAME=VALUE",
+              help="Option for a plugin retriever (repeatable).")
 @click.option("--encoder", default="minilm-int8", show_default=True, help="dense: registered encoder for the texts.")
 @click.option("--vector-field", default=None, help="dense: take vectors from this field instead of encoding.")
 @click.option("--metric", type=click.Choice(["ip", "cos"]), default="ip", show_default=True, help="dense: similarity.")
@@ -34,7 +37,8 @@ FIDELITY = ("fidelity: BM25 variants reproduce bm25s 0.3.16 / rank-bm25 0.2.2 / 
 @click.option("--on-error", type=click.Choice(["fail", "skip"]), default="fail", show_default=True)
 @click.option("--errors", type=click.Path(dir_okay=False), default=None, help="With --on-error skip: the skipped-lines report.")
 @click.option("--threads", type=click.IntRange(min=1), default=None)
-def index(corpus, out_dir, kind, encoder, vector_field, metric, batch_size, force, id_field, text_field, store_contents,
+@click.pass_obj
+def index(pm, corpus, out_dir, kind, plugin_options, encoder, vector_field, metric, batch_size, force, id_field, text_field, store_contents,
           variant, k1, b, delta, epsilon, lucene_norms, tokenizer, stopwords, stemmer, normalize, on_error, errors,
           threads) -> None:
     """Index CORPUS (JSONL: id and contents, or id, title and text) for `mstk retrieve`."""
@@ -44,6 +48,17 @@ def index(corpus, out_dir, kind, encoder, vector_field, metric, batch_size, forc
     from mstk.io import ErrorPolicy, Stopwatch, emit_summary, iter_records, open_input
     from mstk.retrieval.bm25 import Bm25, IndexError_
 
+    from mstk.plugins import retrievers
+
+    registry = retrievers(pm)
+    if kind not in registry:
+        raise click.BadParameter(f"unknown retriever {kind!r} (installed: {', '.join(sorted(registry))})", param_hint="'--kind'")
+    options = {}
+    for pair in plugin_options:
+        name, sep, value = pair.partition("=")
+        if not sep or not name:
+            raise click.BadParameter(f"expected NAME=VALUE, got {pair!r}", param_hint="'-p'")
+        options[name.strip()] = value
     if Path(out_dir).exists() and not force:
         raise click.UsageError(f"{out_dir} exists: use --force to replace it")
     watch = Stopwatch()
@@ -83,6 +98,16 @@ def index(corpus, out_dir, kind, encoder, vector_field, metric, batch_size, forc
                 ids.append(doc_id)
                 texts.append(text)
     policy.close()
+    if kind not in ("bm25", "dense"):
+        from mstk.retrieval.retrievers import build_with_plugin
+
+        manifest = build_with_plugin(registry[kind], ids, texts, out_dir, force=force, threads=threads,
+                                     store_contents=store_contents, options=options)
+        emit_summary({"command": "index", "kind": kind, "out": out_dir, "n_docs": len(ids),
+                      "skipped": len(policy.skipped), "seconds": watch.seconds})
+        if policy.exit_code:
+            raise click.exceptions.Exit(policy.exit_code)
+        return
     if kind == "dense":
         _index_dense(ids, texts, vectors if vector_field else None, encoder, metric, batch_size, store_contents,
                      out_dir, force, threads, watch, policy)

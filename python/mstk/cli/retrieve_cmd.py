@@ -26,7 +26,8 @@ from mstk.cli.options import CommonOptions, jsonl_command
 @click.option("--run-tag", default="mstk", show_default=True)
 @click.option("--qid-field", default="id", show_default=True)
 @click.option("--overwrite", is_flag=True, help="Replace an existing --out-field.")
-def retrieve(common: CommonOptions, indexes, k, query_field, out_field, fusion, weights, norm, rrf_k, depth,
+@click.pass_obj
+def retrieve(pm, common: CommonOptions, indexes, k, query_field, out_field, fusion, weights, norm, rrf_k, depth,
              with_contents, flashrag, run_file, run_tag, qid_field, overwrite) -> None:
     """Retrieve the top -k documents for each query record's --query-field.
 
@@ -37,12 +38,14 @@ def retrieve(common: CommonOptions, indexes, k, query_field, out_field, fusion, 
 
     from mstk.io import Stopwatch, emit_summary, iter_records, open_input, open_output
     from mstk.retrieval.bm25 import IndexError_
-    from mstk.retrieval.dense import open_index
+    from mstk.plugins import retrievers
+    from mstk.retrieval.retrievers import open_index
     from mstk.retrieval.fusion import fuse_linear, fuse_rrf
 
     watch = Stopwatch()
     try:
-        opened = [open_index(d) for d in indexes]
+        registry = retrievers(pm)
+        opened = [open_index(d, registry=registry) for d in indexes]
     except IndexError_ as exc:
         raise click.UsageError(str(exc)) from None
     if len(opened) > 1 and len({tuple(ix.doc_ids()) for ix in opened}) != 1:

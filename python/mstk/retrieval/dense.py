@@ -121,8 +121,8 @@ def encoder_for(fingerprint: dict[str, Any] | None, threads: int | None = None) 
     return encoder
 
 
-def open_index(directory: str | os.PathLike, verify: bool = True) -> Bm25 | Dense:
-    manifest, _ = read_index_dir(directory, verify=False)
-    if manifest.get("retriever") == "dense":
-        return Dense.open(directory, verify)
-    return Bm25.open(directory, verify)
+def open_index(directory: str | os.PathLike, verify: bool = True) -> Any:
+    """Open any index directory through the retriever registry (see retrievers.py)."""
+    from mstk.retrieval.retrievers import open_index as registry_open
+
+    return registry_open(directory, verify)
