@@ -30,8 +30,8 @@ def generate(pm, common: CommonOptions, max_tokens: int, temperature: float, top
     input plus the result under --out-field ({text, finish_reason, usage, cached, and
     error or choices when there are any}) and a "generator" block {backend, model,
     model_sha256, scripted}. Order is kept. Answers are cached under
-    MSTK_CACHE_DIR/generations as they arrive, so an interrupted run, rerun, sends only
-    what is missing. A request the server rejects (e.g. too long) is a bad line: an error,
+    MSTK_CACHE_DIR/generations as they arrive, so rerunning an interrupted run sends
+    only what is missing. A request the server rejects (e.g. too long) is a bad line: an error,
     or with --on-error skip a record with finish_reason "error" and exit 1 at the end.
     """
     import sys

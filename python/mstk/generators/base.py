@@ -311,6 +311,8 @@ class Generator:
     scripted: ClassVar[bool] = False  # True only for test/demo back ends; outputs say so
 
     def __init__(self, *, cache: bool = True, cache_dir: str | None = None, concurrency: int = 1) -> None:
+        """``cache``: use the response cache; ``cache_dir``: its root instead of
+        ``MSTK_CACHE_DIR`` (answers live in ``ROOT/generations/``)."""
         if not _is_int(concurrency) or concurrency < 1:
             raise ParameterError(f"concurrency must be an integer >= 1, got {concurrency!r}")
         self.concurrency = concurrency

@@ -48,10 +48,11 @@ def request_key(operation: str, namespace: Mapping[str, Any], payload: Mapping[s
 
 
 class ResponseCache:
-    """A key → JSON table in one SQLite file, safe to use from several threads."""
+    """A key → JSON table in ``ROOT/generations/responses.sqlite3`` (ROOT: the argument,
+    else ``cache_root()``), safe to use from several threads."""
 
-    def __init__(self, directory: str | os.PathLike[str] | None = None) -> None:
-        base = Path(directory) if directory is not None else cache_root() / "generations"
+    def __init__(self, root: str | os.PathLike[str] | None = None) -> None:
+        base = (Path(root).expanduser() if root is not None else cache_root()) / "generations"
         self.path = base / CACHE_FILE
         self._lock = threading.Lock()
         try:
