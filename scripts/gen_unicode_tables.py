@@ -53,6 +53,14 @@ def py_word(cp: int) -> bool:
     return cat[0] in "LN" or cp == 0x5F
 
 
+def cjk(cp: int) -> bool:
+    """Han, Hiragana, Katakana and Hangul letters (by character name: unicodedata has no
+    script property), the characters the `char` tokenizers split one by one."""
+    name = unicodedata.name(chr(cp), "")
+    return unicodedata.category(chr(cp))[0] == "L" and name.startswith(
+        ("CJK UNIFIED IDEOGRAPH", "CJK COMPATIBILITY IDEOGRAPH", "HIRAGANA", "KATAKANA", "HANGUL"))
+
+
 def assigned(cp: int) -> bool:
     return unicodedata.category(chr(cp)) != "Cn"
 
@@ -72,6 +80,7 @@ def write_retrieval() -> None:
         "",
     ]
     write_ranges(lines, "PY_WORD", "Python `re` word characters: categories L*, N* and `_`, inclusive ranges.", py_word)
+    write_ranges(lines, "CJK", "Han, Hiragana, Katakana and Hangul letters, inclusive ranges.", cjk)
     write_ranges(lines, "ASSIGNED", "Code points assigned in this Unicode version (not Cn), inclusive ranges.", assigned)
     lines += ["/// Python `str.split()` separators, sorted.", "pub const PY_SPACE: &[u32] = &["]
     lines += [f"    0x{cp:X}," for cp in PY_SPACE]

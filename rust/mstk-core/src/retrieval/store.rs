@@ -20,7 +20,13 @@ fn corrupt(section: &str, message: impl Into<String>) -> CoreError {
 
 pub fn tokenizer_json(t: &TokenizerConfig) -> Value {
     json!({
-        "kind": match t.kind { TokenizerKind::Word => "word", TokenizerKind::Whitespace => "whitespace", TokenizerKind::Lowercase => "lowercase" },
+        "kind": match t.kind {
+            TokenizerKind::Word => "word",
+            TokenizerKind::Whitespace => "whitespace",
+            TokenizerKind::Lowercase => "lowercase",
+            TokenizerKind::Char => "char",
+            TokenizerKind::CharBigram => "char-bigram",
+        },
         "stopwords": t.stopwords,
         "stemmer": if t.stem { "english" } else { "none" },
         "normalize": match t.normalize { Normalize::None => "none", Normalize::Nfc => "nfc", Normalize::Nfkc => "nfkc" },

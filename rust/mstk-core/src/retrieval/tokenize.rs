@@ -13,7 +13,7 @@ use std::borrow::Cow;
 use hashbrown::HashMap;
 use unicode_normalization::UnicodeNormalization;
 
-use super::unicode_tables::{ASSIGNED, PY_SPACE, PY_WORD};
+use super::unicode_tables::{ASSIGNED, CJK, PY_SPACE, PY_WORD};
 use crate::error::{CoreError, CoreResult};
 
 /// The 33 English stopwords of Lucene's `EnglishAnalyzer` (and bm25s' `STOPWORDS_EN`).
@@ -28,6 +28,11 @@ pub enum TokenizerKind {
     Word,
     Whitespace,
     Lowercase,
+    /// Each CJK character is a token; other word-character runs are lower-cased words.
+    Char,
+    /// CJK runs give overlapping bigrams (a one-character run its unigram), as Lucene's
+    /// CJKBigramFilter; other word-character runs are lower-cased words.
+    CharBigram,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -54,9 +59,11 @@ impl TokenizerConfig {
             "word" => TokenizerKind::Word,
             "whitespace" => TokenizerKind::Whitespace,
             "lowercase" => TokenizerKind::Lowercase,
+            "char" => TokenizerKind::Char,
+            "char-bigram" => TokenizerKind::CharBigram,
             other => {
                 return Err(CoreError::parameter(format!(
-                    "unknown tokenizer {other:?} (built in: word, whitespace, lowercase)"
+                    "unknown tokenizer {other:?} (built in: word, whitespace, lowercase, char, char-bigram)"
                 )))
             }
         };
@@ -97,6 +104,11 @@ pub fn is_word_char(c: char) -> bool {
         return c.is_ascii_alphanumeric() || c == '_';
     }
     in_ranges(PY_WORD, c)
+}
+
+/// Han, Hiragana, Katakana or Hangul letter.
+pub fn is_cjk(c: char) -> bool {
+    !c.is_ascii() && in_ranges(CJK, c)
 }
 
 /// Python's `str.isspace()` (White_Space plus U+001C..U+001F).
@@ -172,6 +184,39 @@ impl<'c> Tokenizer<'c> {
                 let lower = py_lower(&text);
                 self.split_into(&lower, out)
             }
+            TokenizerKind::Char | TokenizerKind::CharBigram => {
+                let bigrams = self.config.kind == TokenizerKind::CharBigram;
+                let lower = py_lower(&text);
+                let mut word = String::new();
+                let mut run: Vec<char> = Vec::new();
+                let flush_run = |run: &mut Vec<char>, out: &mut Vec<String>| {
+                    if bigrams && run.len() > 1 {
+                        out.extend(run.windows(2).map(|w| w.iter().collect::<String>()));
+                    } else {
+                        out.extend(run.iter().map(|c| c.to_string()));
+                    }
+                    run.clear();
+                };
+                for c in lower.chars() {
+                    if is_cjk(c) {
+                        if !word.is_empty() {
+                            self.push_word(std::mem::take(&mut word), out);
+                        }
+                        run.push(c);
+                    } else {
+                        flush_run(&mut run, out);
+                        if is_word_char(c) {
+                            word.push(c);
+                        } else if !word.is_empty() {
+                            self.push_word(std::mem::take(&mut word), out);
+                        }
+                    }
+                }
+                flush_run(&mut run, out);
+                if !word.is_empty() {
+                    self.push_word(word, out);
+                }
+            }
             TokenizerKind::Word => {
                 let lower = py_lower(&text);
                 let mut start: Option<usize> = None;
@@ -200,6 +245,13 @@ impl<'c> Tokenizer<'c> {
                     emit(s, lower.len(), count, self, out);
                 }
             }
+        }
+    }
+
+    fn push_word(&mut self, word: String, out: &mut Vec<String>) {
+        if !self.is_stopword(&word) {
+            let token = if self.stemmer.is_some() { self.stem(&word) } else { word };
+            out.push(token);
         }
     }
 
@@ -276,6 +328,14 @@ mod tests {
             tokens("word", "A quick brown dog outpaces a quick fox!"),
             ["quick", "brown", "dog", "outpac", "quick", "fox"]
         );
+    }
+
+    #[test]
+    fn cjk_tokenizers() {
+        assert_eq!(tokens("char-bigram", "盗窃公私财物"), ["盗窃", "窃公", "公私", "私财", "财物"]);
+        assert_eq!(tokens("char-bigram", "第264条 Theft"), ["第", "264", "条", "theft"]);
+        assert_eq!(tokens("char", "刑法第264条"), ["刑", "法", "第", "264", "条"]);
+        assert_eq!(tokens("char", "ひらがな カタカナ 한국"), ["ひ", "ら", "が", "な", "カ", "タ", "カ", "ナ", "한", "국"]);
     }
 
     #[test]
