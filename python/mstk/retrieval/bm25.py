@@ -102,7 +102,7 @@ class Bm25:
     # ------------------------------------------------------------------ directories
 
     def manifest(self, index_bytes: bytes) -> dict[str, Any]:
-        from mstk import __version__, _core
+        from mstk import __version__
 
         meta = self.meta
         return {
@@ -118,25 +118,13 @@ class Bm25:
             "avgdl": meta["avgdl"],
             "store_contents": meta["store_contents"],
             "mstk_version": __version__,
-            "files": {INDEX_FILE: {"bytes": len(index_bytes), "xxh3": f"{_core.xxh3_64(index_bytes):016x}"}},
+            "files": file_entry(index_bytes),
         }
 
     def save(self, directory: str | os.PathLike, force: bool = False) -> dict[str, Any]:
-        target = Path(directory)
-        if target.exists() and not force:
-            raise IndexError_(f"{target} exists (use --force to replace it)")
+        check_writable(directory, force)
         data = self._index.to_bytes()
-        manifest = self.manifest(data)
-        tmp = target.with_name(f"{target.name}.tmp-{os.getpid()}")
-        if tmp.exists():
-            shutil.rmtree(tmp)
-        tmp.mkdir(parents=True)
-        (tmp / INDEX_FILE).write_bytes(data)
-        (tmp / MANIFEST).write_bytes(orjson.dumps(manifest, option=orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS) + b"\n")
-        if target.exists():
-            shutil.rmtree(target)
-        tmp.rename(target)
-        return manifest
+        return write_index_dir(directory, data, self.manifest(data))
 
     @classmethod
     def open(cls, directory: str | os.PathLike, verify: bool = True) -> "Bm25":
@@ -149,6 +137,34 @@ class Bm25:
             return cls(_core.Bm25Index.from_bytes(data, verify))
         except (_core.IndexCorruptError, _core.IndexVersionError) as exc:
             raise IndexError_(f"{Path(directory) / INDEX_FILE}: {exc}") from None
+
+
+def check_writable(directory: str | os.PathLike, force: bool) -> None:
+    if Path(directory).exists() and not force:
+        raise IndexError_(f"{directory} exists (use --force to replace it)")
+
+
+def file_entry(data: bytes) -> dict[str, Any]:
+    """The manifest's record of ``index.mstk``: size and xxh3-64."""
+    from mstk import _core
+
+    return {INDEX_FILE: {"bytes": len(data), "xxh3": f"{_core.xxh3_64(data):016x}"}}
+
+
+def write_index_dir(directory: str | os.PathLike, data: bytes, manifest: dict[str, Any]) -> dict[str, Any]:
+    """Write DIR/index.mstk and DIR/manifest.json into ``DIR.tmp-<pid>`` and rename it into
+    place, so a crash never leaves half an index under the real name."""
+    target = Path(directory)
+    tmp = target.with_name(f"{target.name}.tmp-{os.getpid()}")
+    if tmp.exists():
+        shutil.rmtree(tmp)
+    tmp.mkdir(parents=True)
+    (tmp / INDEX_FILE).write_bytes(data)
+    (tmp / MANIFEST).write_bytes(orjson.dumps(manifest, option=orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS) + b"\n")
+    if target.exists():
+        shutil.rmtree(target)
+    tmp.rename(target)
+    return manifest
 
 
 def read_index_dir(directory: str | os.PathLike, verify: bool = True) -> tuple[dict[str, Any], bytes]:

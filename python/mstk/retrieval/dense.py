@@ -9,7 +9,17 @@ from typing import Any, Sequence
 
 import orjson
 
-from mstk.retrieval.bm25 import FORMAT, INDEX_FILE, MANIFEST, VERSION, Bm25, Hits, IndexError_, read_index_dir
+from mstk.retrieval.bm25 import (
+    FORMAT,
+    INDEX_FILE,
+    VERSION,
+    Hits,
+    IndexError_,
+    check_writable,
+    file_entry,
+    read_index_dir,
+    write_index_dir,
+)
 
 
 class Dense:
@@ -67,29 +77,15 @@ class Dense:
         return self.search_vectors(encoder.encode(list(queries), kind="query"), k, threads)
 
     def save(self, directory: str | os.PathLike, force: bool = False) -> dict[str, Any]:
-        import shutil
+        from mstk import __version__
 
-        from mstk import __version__, _core
-
-        target = Path(directory)
-        if target.exists() and not force:
-            raise IndexError_(f"{target} exists (use --force to replace it)")
+        check_writable(directory, force)
         data = self._index.to_bytes()
         meta = self.meta
         manifest = {"format": FORMAT, "version": VERSION, "retriever": "dense", "kind": "dense", "params": meta["params"],
                     "encoder": meta["encoder"], "n_docs": meta["n_docs"], "store_contents": meta["store_contents"],
-                    "mstk_version": __version__,
-                    "files": {INDEX_FILE: {"bytes": len(data), "xxh3": f"{_core.xxh3_64(data):016x}"}}}
-        tmp = target.with_name(f"{target.name}.tmp-{os.getpid()}")
-        if tmp.exists():
-            shutil.rmtree(tmp)
-        tmp.mkdir(parents=True)
-        (tmp / INDEX_FILE).write_bytes(data)
-        (tmp / MANIFEST).write_bytes(orjson.dumps(manifest, option=orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS) + b"\n")
-        if target.exists():
-            shutil.rmtree(target)
-        tmp.rename(target)
-        return manifest
+                    "mstk_version": __version__, "files": file_entry(data)}
+        return write_index_dir(directory, data, manifest)
 
     @classmethod
     def open(cls, directory: str | os.PathLike, verify: bool = True) -> "Dense":
