@@ -476,8 +476,8 @@ def markdown(p: dict) -> str:
         + f"; the `inject_kernel` example uses the {env['git']['inject_kernel_allocator']} allocator; "
         + f"`mstk/_core` sha256 {env['git']['core_so_sha256']}"
         + (" (**rebuilt by someone else during the run**). " if env["git"]["core_so_changed_during_run"] else ", unchanged during the run. ")
-        + ("**mstk's sources (python/, rust/, plugins/) changed during the run.** " if env["git"]["source_changed_during_run"]
-           else "mstk's sources did not change during the run. ")
+        + (f"Source files changed by other work during the run: {', '.join(f'`{f}`' for f in env['git']['source_changed_during_run'])}. "
+           if env["git"]["source_changed_during_run"] else "mstk's sources did not change during the run. ")
         + load_note(p),
         "",
         f"Data: `{p['data']['file']}`, {p['data']['records']:,} synthetic queries ({p['data']['mib']} MiB, "
@@ -530,6 +530,8 @@ def markdown(p: dict) -> str:
               f"{p['data']['mib']} MiB and writing the output: {sizes['mstk']} MiB for mstk, whose word-unit "
               f"output carries an edit log on almost every line, against {sizes['nlpaug']} MiB for nlpaug):", ""]
     lines += table(["type", "whole process s", "fixed s", "of which Injector() s", "run_jsonl s", "rest s"], rows)
+    lines += ["Run-to-run spread of a single mstk run is about ±0.1 s here (see `samples_s` in the JSON), so a "
+              "small or negative *rest* means it is lost in that noise.", ""]
     imp = p["import_profile"]
     lines += [f"`{imp['command']}`: {imp['modules']} modules, {imp['total_ms']:.0f} ms of import time. "
               "Largest top-level imports (cumulative):", ""]
@@ -643,13 +645,12 @@ def core_sha256() -> str:
     return hashlib.sha256(so.read_bytes()).hexdigest()[:16] if so else ""
 
 
-def source_changed_since(state: dict) -> bool:
-    """Whether python/, rust/ or plugins/ now differ from what the run started with."""
-    now = git_state()
-    if now["commit"] == state["commit"]:
-        return now["diff_sha256"] != state["diff_sha256"]
-    moved = subprocess.run(["git", "diff", "--quiet", state["commit"], "HEAD", "--", "python", "rust", "plugins"], cwd=ROOT)
-    return moved.returncode != 0 or now["diff_sha256"] != state["diff_sha256"]
+def source_changed_since(state: dict) -> list[str]:
+    """Files under python/, rust/ or plugins/ that differ from what the run started with
+    (commits made meanwhile plus uncommitted edits)."""
+    names = subprocess.run(["git", "diff", "--name-only", state["commit"], "--", "python", "rust", "plugins"],
+                           cwd=ROOT, capture_output=True, text=True).stdout.split()
+    return sorted(set(names) - set(state["modified"]) if git_state()["diff_sha256"] == state["diff_sha256"] else names)
 
 
 def git_state() -> dict:
@@ -671,7 +672,12 @@ def main() -> None:
     ap.add_argument("--quick", action="store_true", help="1 timed run per command (mstk and nlpaug)")
     ap.add_argument("--in-process", action="store_true", help=argparse.SUPPRESS)
     ap.add_argument("--repeat", type=int, default=5, help=argparse.SUPPRESS)
+    ap.add_argument("--render", action="store_true", help="only rewrite the .md from results/inject_errors.json")
     args = ap.parse_args()
+    if args.render:
+        md = markdown(json.loads((RESULTS / "inject_errors.json").read_text()))
+        (RESULTS / "inject_errors.md").write_text(md + "\n")
+        return
     if args.in_process:  # child: keeps the driver's RSS out of the subprocess figures
         sys.stdout.write(json.dumps(in_process(args.data, args.repeat)))
         return
