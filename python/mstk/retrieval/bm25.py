@@ -37,11 +37,36 @@ class Hits:
     count: Any  # np.ndarray int32 [n]
 
 
-class Bm25:
-    """A BM25 index (Rust core) with its directory format."""
+class IndexHandle:
+    """What every index kind offers around its Rust object: description and documents."""
 
     def __init__(self, core_index: Any) -> None:
         self._index = core_index
+
+    @property
+    def meta(self) -> dict[str, Any]:
+        return orjson.loads(self._index.meta())
+
+    @property
+    def n_docs(self) -> int:
+        return self._index.n_docs
+
+    def doc_id(self, i: int) -> str:
+        return self._index.doc_id(i)
+
+    def doc_ids(self) -> list[str]:
+        return self._index.doc_ids()
+
+    def content(self, i: int) -> str | None:
+        return self._index.content(i)
+
+    @property
+    def has_contents(self) -> bool:
+        return self._index.has_contents
+
+
+class Bm25(IndexHandle):
+    """A BM25 index (Rust core) with its directory format."""
 
     @classmethod
     def build(cls, texts: Sequence[str], ids: Sequence[str], *, tokenizer: str = "word",
@@ -65,27 +90,6 @@ class Bm25:
         return cls(_core.Bm25Index.build_pretokenized(
             [list(t) for t in tokens], list(ids), variant=variant, k1=k1, b=b, delta=delta, epsilon=epsilon,
             threads=threads))
-
-    @property
-    def meta(self) -> dict[str, Any]:
-        return orjson.loads(self._index.meta())
-
-    @property
-    def n_docs(self) -> int:
-        return self._index.n_docs
-
-    def doc_id(self, i: int) -> str:
-        return self._index.doc_id(i)
-
-    def doc_ids(self) -> list[str]:
-        return self._index.doc_ids()
-
-    def content(self, i: int) -> str | None:
-        return self._index.content(i)
-
-    @property
-    def has_contents(self) -> bool:
-        return self._index.has_contents
 
     def search(self, queries: Sequence[str] | Sequence[Sequence[str]], k: int = 10, threads: int | None = None) -> Hits:
         """Top ``k`` matching documents per query (texts, or token lists), score desc then

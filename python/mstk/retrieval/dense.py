@@ -15,6 +15,7 @@ from mstk.retrieval.bm25 import (
     VERSION,
     Hits,
     IndexError_,
+    IndexHandle,
     check_writable,
     file_entry,
     read_index_dir,
@@ -22,12 +23,9 @@ from mstk.retrieval.bm25 import (
 )
 
 
-class Dense:
+class Dense(IndexHandle):
     """Float32 vectors searched exactly (inner product, or cosine), with their encoder's
     fingerprint so queries are encoded the same way."""
-
-    def __init__(self, core_index: Any) -> None:
-        self._index = core_index
 
     @classmethod
     def build(cls, vectors: Any, ids: Sequence[str], *, metric: str = "ip", contents: Sequence[str] | None = None,
@@ -41,29 +39,8 @@ class Dense:
                                           encoder_json=orjson.dumps(encoder).decode()))
 
     @property
-    def meta(self) -> dict[str, Any]:
-        return orjson.loads(self._index.meta())
-
-    @property
     def encoder(self) -> dict[str, Any] | None:
         return self.meta.get("encoder")
-
-    @property
-    def n_docs(self) -> int:
-        return self._index.n_docs
-
-    def doc_id(self, i: int) -> str:
-        return self._index.doc_id(i)
-
-    def doc_ids(self) -> list[str]:
-        return self._index.doc_ids()
-
-    def content(self, i: int) -> str | None:
-        return self._index.content(i)
-
-    @property
-    def has_contents(self) -> bool:
-        return self._index.has_contents
 
     def search_vectors(self, queries: Any, k: int = 10, threads: int | None = None) -> Hits:
         import numpy as np
