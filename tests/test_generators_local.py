@@ -59,6 +59,7 @@ def export_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     assert result.returncode == 0, result.stderr
     row = json.loads(result.stdout)
     assert row["path"] == str(out) and row["weights"] == "block"
+    assert json.loads((out / "config.json").read_text())["attention"] == "fused"
     assert set(row["manifest"]["files"]) == {"model.onnx", "tokenizer.json", "chat_template.jinja", "config.json"}
     return out
 
@@ -142,6 +143,68 @@ def test_intra_op_threads_do_not_change_the_numbers(decoder: Decoder) -> None:
     finally:
         decoder.threads_per_call = 1
     assert np.array_equal(one, two)
+
+
+def test_fused_and_plain_attention_graphs_agree(decoder: Decoder, tmp_path: Path) -> None:
+    """GroupQueryAttention (the default) against attention spelled out in standard operators."""
+    from mstk.generators.local.export import export
+
+    export(GGUF, tmp_path / "plain", attention="plain")
+    plain = Decoder(ExportFiles.open(tmp_path / "plain", build_hint="x"))
+    assert decoder.fused and not plain.fused
+    ids = decoder.encode(PROMPTS[0])
+    np.testing.assert_allclose(plain.forward(ids, None, all_logits=True)[0],
+                               decoder.forward(ids, None, all_logits=True)[0], rtol=0, atol=2e-4)
+    for d in (decoder, plain):  # in-place cache (fused) and concatenated cache (plain) decode alike
+        assert d.generate(ids, max_tokens=12, temperature=0.0, top_p=1.0, rng=None).ids == \
+            plain.generate(ids, max_tokens=12, temperature=0.0, top_p=1.0, rng=None).ids
+
+
+def test_shared_cache_steps_equal_cache_concatenation(decoder: Decoder) -> None:
+    from mstk.generators.local.decoder import _SharedCache
+
+    ids = decoder.encode("Seven eight nine ten eleven")
+    logits, past = decoder.forward(ids[:2], None)
+    shared = _SharedCache(decoder, [past], [2], len(ids) + 1)
+    for token in ids[2:]:
+        step, past = decoder.forward([token], past)
+        np.testing.assert_allclose(shared.step([token])[0], step[-1], rtol=0, atol=1e-4)
+    assert int(shared.lengths[0]) == len(ids)
+
+
+def test_batched_decoding_matches_one_by_one(decoder: Decoder) -> None:
+    from mstk.generators.local.decoder import DecodeJob
+
+    prompts = [decoder.encode(p) for p in PROMPTS] + [decoder.encode("Hi")]
+    budgets = [16, 5, 16, 9]
+    jobs = [DecodeJob(ids, budget, 0.0, 1.0, None) for ids, budget in zip(prompts, budgets)]
+    jobs.append(DecodeJob(prompts[0], 16, 0.0, 1.0, None, stop=[" the"]))
+    jobs.append(DecodeJob(prompts[1], 10, 0.8, 0.9, np.random.default_rng([5, 0])))
+    together = decoder.generate_batch(jobs)
+    for job, got in zip(jobs, together):
+        alone = decoder.generate(job.prompt_ids, max_tokens=job.max_tokens, temperature=job.temperature,
+                                 top_p=job.top_p, rng=np.random.default_rng([5, 0]) if job.rng else None, stop=job.stop)
+        assert (got.ids, got.finish_reason, got.text) == (alone.ids, alone.finish_reason, alone.text)
+    assert len(together[1].ids) == 5 and together[1].finish_reason == "length"
+
+
+def test_decode_batch_option_through_the_generator(export_dir: Path, tmp_path: Path) -> None:
+    batched = LocalGenerator(model_dir=str(export_dir), threads=2, decode_batch=4, cache_dir=str(tmp_path))
+    alone = LocalGenerator(model_dir=str(export_dir), threads=2, cache=False)
+    requests = [GenerationRequest(id=i, prompt=p, max_tokens=10) for i, p in enumerate(PROMPTS)]
+    requests.append(GenerationRequest(id=9, prompt="Once upon a time", max_tokens=8, temperature=0.9, seed=3, n=2))
+    requests.append(GenerationRequest(id=10, prompt="bad \x04 byte", max_tokens=3))
+    got, want = batched.generate(requests), alone.generate(requests)
+    assert [(r.id, r.text, r.finish_reason, r.usage.completion_tokens) for r in got] == \
+        [(r.id, r.text, r.finish_reason, r.usage.completion_tokens) for r in want]
+    assert len(got[3].choices) == 2 and got[4].finish_reason == "error"
+    assert batched.batch_plan(8) == 4 and batched.decoder.threads_per_call == 1  # two batches, a thread each
+    assert batched.batch_plan(3) == 3 and batched.decoder.threads_per_call == 2  # one batch, both threads
+    assert batched.cache_namespace()["decoding"] == "batched" and "decoding" not in alone.cache_namespace()
+    from mstk.errors import ParameterError
+
+    with pytest.raises(ParameterError, match="decode-batch"):
+        LocalGenerator(decode_batch=0)
 
 
 def test_fp32_export_computes_the_same_model(export_dir: Path, decoder: Decoder, tmp_path: Path) -> None:

@@ -438,10 +438,29 @@ class Generator:
                     if on_result is not None:
                         on_result(index, copy)
 
-            run_pool(pending, self.complete, done, self.concurrency)
+            size = self.batch_plan(len(pending))
+            if size > 1:
+                starts = list(range(0, len(pending), size))
+
+                def chunk_done(chunk: int, chunk_results: list[GenerationResult]) -> None:
+                    for offset, result in enumerate(chunk_results):
+                        done(starts[chunk] + offset, result)
+
+                run_pool([pending[s:s + size] for s in starts], self.complete_batch, chunk_done, self.concurrency)
+            else:
+                run_pool(pending, self.complete, done, self.concurrency)
         finally:
             self.usage.add(seconds=time.perf_counter() - started)
         return results  # type: ignore[return-value]
+
+    def batch_plan(self, n_requests: int) -> int:
+        """How many requests one ``complete_batch`` call takes (1 = one ``complete`` each).
+        Back ends that decode several requests together override this."""
+        return 1
+
+    def complete_batch(self, requests: Sequence[GenerationRequest], cancel: threading.Event) -> list[GenerationResult]:
+        """Answer several requests in one call (see ``batch_plan``); results in order."""
+        return [self.complete(request, cancel) for request in requests]
 
     # ----------------------------------------------------------------- scoring
 

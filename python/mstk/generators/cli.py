@@ -12,7 +12,7 @@ DEFAULT_GENERATOR = "local"  # the embedded default of specs/generators.md
 
 # Option name -> constructor keyword. None values are left to the back end's defaults.
 GENERATOR_OPTIONS = ("base_url", "model", "api_key", "timeout", "concurrency", "max_retries", "retry_delay",
-                     "retry_max_delay", "tokenizer", "max_context", "model_dir", "cache")
+                     "retry_max_delay", "tokenizer", "max_context", "model_dir", "decode_batch", "cache")
 
 
 def generator_options(func: Callable[..., Any]) -> Callable[..., Any]:
@@ -41,6 +41,9 @@ def generator_options(func: Callable[..., Any]) -> Callable[..., Any]:
         click.option("--model-dir", type=click.Path(file_okay=False), default=None,
                      help="local: an export from `mstk models build smollm2 --out DIR` "
                           "(default: MSTK_CACHE_DIR/models/smollm2)."),
+        click.option("--decode-batch", type=click.IntRange(min=1), default=None,
+                     help="local: decode up to N requests together (several times faster on many requests; "
+                          "outputs may then differ from one-by-one decoding in rare near-ties) [default: 1]."),
         click.option("--cache/--no-cache", default=None,
                      help="Reuse and store answers in MSTK_CACHE_DIR/generations (default: on)."),
     ]

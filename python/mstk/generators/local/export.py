@@ -57,8 +57,8 @@ def tokenizer_json(fields: dict[str, Any]) -> str:
     return tokenizer.to_str()
 
 
-def export(gguf_path: Path, out_dir: Path, *, weights: str = "block", source_sha256: str | None = None,
-           name: str = "smollm2") -> dict[str, Any]:
+def export(gguf_path: Path, out_dir: Path, *, weights: str = "block", attention: str = "fused",
+           source_sha256: str | None = None, name: str = "smollm2") -> dict[str, Any]:
     """Write the export into ``out_dir`` (replacing it) and return its manifest."""
     from mstk import __version__
     from mstk.generators.local.gguf_weights import GgufModel
@@ -72,7 +72,8 @@ def export(gguf_path: Path, out_dir: Path, *, weights: str = "block", source_sha
     # SmolLM2's GGUF lists <|im_start|> as its eos id; a chat turn ends with <|im_end|>.
     stop_ids = sorted({i for i, tok in enumerate(tokens) if tok in ("<|im_end|>", "<|endoftext|>")})
     config = {
-        "name": name, "export_format": EXPORT_FORMAT, "weights": weights, "architecture": "llama",
+        "name": name, "export_format": EXPORT_FORMAT, "weights": weights, "attention": attention,
+        "architecture": "llama",
         **cfg.to_dict(),
         "stop_token_ids": stop_ids,
         "source": {"file": gguf_path.name, "sha256": source_sha256 or sha256_file(gguf_path)},
@@ -81,7 +82,7 @@ def export(gguf_path: Path, out_dir: Path, *, weights: str = "block", source_sha
     out_dir.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.", dir=out_dir.parent))
     try:
-        model = build_model(source, weights)
+        model = build_model(source, weights, attention)
         (staging / "model.onnx").write_bytes(model.SerializeToString())
         del model
         (staging / "tokenizer.json").write_text(tokenizer_json(fields), encoding="utf-8")

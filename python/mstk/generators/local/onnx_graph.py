@@ -25,6 +25,7 @@ from mstk.generators.local.gguf_weights import BLOCK, BlockQuantized, GgufModel,
 
 OPSET = 21
 WEIGHT_FORMATS = ("block", "fp32")
+ATTENTION_KINDS = ("fused", "plain")
 
 
 class _Graph:
@@ -45,7 +46,7 @@ class _Graph:
 
     def const(self, array: np.ndarray, stem: str = "const") -> str:
         name = self._name(stem)
-        self.initializers.append(self.numpy_helper.from_array(np.ascontiguousarray(array), name))
+        self.initializers.append(self.numpy_helper.from_array(np.array(array, order="C"), name))  # keeps 0-d scalars 0-d
         return name
 
     def ints(self, values: list[int]) -> str:
@@ -99,8 +100,12 @@ def _apply_rope(g: _Graph, x: str, cos: str, sin: str, head_dim: int) -> str:
     return g.op("Add", [g.op("Mul", [x, cos]), g.op("Mul", [rotated, sin])])
 
 
-def build_model(source: GgufModel, weights: str = "block") -> Any:
-    """The decoder graph as an ``onnx.ModelProto``."""
+def build_model(source: GgufModel, weights: str = "block", attention: str = "fused") -> Any:
+    """The decoder graph as an ``onnx.ModelProto``. ``attention``: ``fused`` uses
+    onnxruntime's ``GroupQueryAttention`` (RoPE, grouped KV heads and the cache in one
+    kernel, each row at its own length); ``plain`` spells attention out in standard operators."""
+    if attention not in ATTENTION_KINDS:
+        raise ValueError(f"attention must be one of {ATTENTION_KINDS}, got {attention!r}")
     if weights not in WEIGHT_FORMATS:
         raise ValueError(f"weights must be one of {WEIGHT_FORMATS}, got {weights!r}")
     from onnx import TensorProto, helper
@@ -128,31 +133,42 @@ def build_model(source: GgufModel, weights: str = "block") -> Any:
     table = g.const(embedding.dequantize(), "token_embd")
     hidden = g.op("Gather", [table, "input_ids"], axis=0)
 
-    # Shapes and masks shared by every layer.
-    batch_seq = g.op("Slice", [g.op("Shape", ["input_ids"]), g.ints([0]), g.ints([2])])
-    seq_len = g.op("Slice", [g.op("Shape", ["input_ids"]), g.ints([1]), g.ints([2])])
+    # Shapes, RoPE tables and masks shared by every layer.
     total_len = g.op("Slice", [g.op("Shape", ["attention_mask"]), g.ints([1]), g.ints([2])])
-    past_len = g.op("Sub", [total_len, seq_len])
-    q_shape = g.op("Concat", [batch_seq, g.ints([n_h, hd])], axis=0)
-    kv_shape = g.op("Concat", [batch_seq, g.ints([n_kv, hd])], axis=0)
-    grouped_shape = g.op("Concat", [g.op("Slice", [batch_seq, g.ints([0]), g.ints([1])]), g.ints([n_kv, rep]),
-                                    seq_len, g.ints([hd])], axis=0)
-    merged_shape = g.op("Concat", [batch_seq, g.ints([cfg.width])], axis=0)
-
     cos_table, sin_table = _rope_tables(cfg)
-    cos = g.op("Unsqueeze", [g.op("Gather", [g.const(cos_table, "rope.cos"), "position_ids"], axis=0), g.ints([1])])
-    sin = g.op("Unsqueeze", [g.op("Gather", [g.const(sin_table, "rope.sin"), "position_ids"], axis=0), g.ints([1])])
+    one_i = g.const(np.int64(1))
+    if attention == "plain":
+        zero_i = g.const(np.int64(0))
+        batch_seq = g.op("Slice", [g.op("Shape", ["input_ids"]), g.ints([0]), g.ints([2])])
+        seq_len = g.op("Slice", [g.op("Shape", ["input_ids"]), g.ints([1]), g.ints([2])])
+        past_len = g.op("Sub", [total_len, seq_len])
+        q_shape = g.op("Concat", [batch_seq, g.ints([n_h, hd])], axis=0)
+        kv_shape = g.op("Concat", [batch_seq, g.ints([n_kv, hd])], axis=0)
+        grouped_shape = g.op("Concat", [g.op("Slice", [batch_seq, g.ints([0]), g.ints([1])]), g.ints([n_kv, rep]),
+                                        seq_len, g.ints([hd])], axis=0)
+        merged_shape = g.op("Concat", [batch_seq, g.ints([cfg.width])], axis=0)
 
-    # Additive mask [B, 1, 1, S, T]: key j is visible to query i iff j <= P + i and the
-    # attention mask keeps j. A large finite negative keeps fully masked rows NaN-free.
-    zero_i, one_i = g.const(np.int64(0)), g.const(np.int64(1))
-    key_pos = g.op("Range", [zero_i, g.op("Squeeze", [total_len]), one_i])
-    query_pos = g.op("Add", [g.op("Range", [zero_i, g.op("Squeeze", [seq_len]), one_i]), g.op("Squeeze", [past_len])])
-    causal = g.op("LessOrEqual", [g.op("Unsqueeze", [key_pos, g.ints([0])]), g.op("Unsqueeze", [query_pos, g.ints([1])])])
-    keep = g.op("Cast", [g.op("Unsqueeze", ["attention_mask", g.ints([1, 2, 3])])], to=TensorProto.BOOL)
-    visible = g.op("And", [keep, causal])
-    mask = g.op("Where", [visible, g.const(np.float32(0.0)), g.const(np.float32(-3.0e38))])
-    inv_sqrt = g.const(np.float32(1.0 / np.sqrt(hd)))
+        cos = g.op("Unsqueeze", [g.op("Gather", [g.const(cos_table, "rope.cos"), "position_ids"], axis=0), g.ints([1])])
+        sin = g.op("Unsqueeze", [g.op("Gather", [g.const(sin_table, "rope.sin"), "position_ids"], axis=0), g.ints([1])])
+
+        # Additive mask [B, 1, 1, S, T]: key j is visible to query i iff j <= P + i and the
+        # attention mask keeps j. A large finite negative keeps fully masked rows NaN-free.
+        key_pos = g.op("Range", [zero_i, g.op("Squeeze", [total_len]), one_i])
+        query_pos = g.op("Add", [g.op("Range", [zero_i, g.op("Squeeze", [seq_len]), one_i]), g.op("Squeeze", [past_len])])
+        causal = g.op("LessOrEqual", [g.op("Unsqueeze", [key_pos, g.ints([0])]), g.op("Unsqueeze", [query_pos, g.ints([1])])])
+        keep = g.op("Cast", [g.op("Unsqueeze", ["attention_mask", g.ints([1, 2, 3])])], to=TensorProto.BOOL)
+        visible = g.op("And", [keep, causal])
+        mask = g.op("Where", [visible, g.const(np.float32(0.0)), g.const(np.float32(-3.0e38))])
+        inv_sqrt = g.const(np.float32(1.0 / np.sqrt(hd)))
+    else:
+        # Each row's length is its mask's sum (right padding only); GroupQueryAttention
+        # takes the last index per row and the padded total, as int32, and places RoPE at
+        # past + i from them.
+        seqlens_k = g.op("Cast", [g.op("Sub", [g.op("ReduceSum", ["attention_mask", g.ints([1])], keepdims=0), one_i])],
+                         to=TensorProto.INT32)
+        total_i32 = g.op("Cast", [g.op("Squeeze", [total_len])], to=TensorProto.INT32)
+        half_cos = g.const(np.ascontiguousarray(cos_table[:, : hd // 2]), "rope.cos_half")
+        half_sin = g.const(np.ascontiguousarray(sin_table[:, : hd // 2]), "rope.sin_half")
 
     for i in range(cfg.n_layers):
         p = f"blk.{i}"
@@ -161,21 +177,27 @@ def build_model(source: GgufModel, weights: str = "block") -> Any:
         wk = unpermute_rope_rows(source.quantized(f"{p}.attn_k.weight"), n_kv)
         wv = source.quantized(f"{p}.attn_v.weight")
         qkv = _linear(g, normed, BlockQuantized.stack([wq, wk, wv]), weights, f"{p}.attn_qkv")
-        q, k, v = g.op("Split", [qkv, g.ints([cfg.width, n_kv * hd, n_kv * hd])], outputs=3, axis=-1)
-        q = g.op("Transpose", [g.op("Reshape", [q, q_shape])], perm=[0, 2, 1, 3])  # [B, H, S, D]
-        k = g.op("Transpose", [g.op("Reshape", [k, kv_shape])], perm=[0, 2, 1, 3])  # [B, KV, S, D]
-        v = g.op("Transpose", [g.op("Reshape", [v, kv_shape])], perm=[0, 2, 1, 3])
-        q = _apply_rope(g, q, cos, sin, hd)
-        k = _apply_rope(g, k, cos, sin, hd)
-        key = g.op("Concat", [f"past.{i}.key", k], outputs=[f"present.{i}.key"], axis=2)
-        value = g.op("Concat", [f"past.{i}.value", v], outputs=[f"present.{i}.value"], axis=2)
-        # Query head h uses KV head h // rep: view q as [B, KV, rep, S, D] and broadcast.
-        grouped_q = g.op("Reshape", [q, grouped_shape])
-        key_t = g.op("Unsqueeze", [g.op("Transpose", [key], perm=[0, 1, 3, 2]), g.ints([2])])
-        scores = g.op("Add", [g.op("Mul", [g.op("MatMul", [grouped_q, key_t]), inv_sqrt]), mask])
-        attended = g.op("MatMul", [g.op("Softmax", [scores], axis=-1), g.op("Unsqueeze", [value, g.ints([2])])])
-        heads = g.op("Transpose", [g.op("Reshape", [attended, g.ints([0, n_h, -1, hd])])], perm=[0, 2, 1, 3])
-        merged = g.op("Reshape", [heads, merged_shape])
+        if attention == "fused":
+            merged = g.op("GroupQueryAttention", [qkv, "", "", f"past.{i}.key", f"past.{i}.value", seqlens_k, total_i32,
+                                                   half_cos, half_sin],
+                          outputs=[g._name("attention"), f"present.{i}.key", f"present.{i}.value"], domain="com.microsoft",
+                          num_heads=n_h, kv_num_heads=n_kv, do_rotary=1, rotary_interleaved=0, scale=float(1.0 / np.sqrt(hd)))[0]
+        else:
+            q, k, v = g.op("Split", [qkv, g.ints([cfg.width, n_kv * hd, n_kv * hd])], outputs=3, axis=-1)
+            q = g.op("Transpose", [g.op("Reshape", [q, q_shape])], perm=[0, 2, 1, 3])  # [B, H, S, D]
+            k = g.op("Transpose", [g.op("Reshape", [k, kv_shape])], perm=[0, 2, 1, 3])  # [B, KV, S, D]
+            v = g.op("Transpose", [g.op("Reshape", [v, kv_shape])], perm=[0, 2, 1, 3])
+            q = _apply_rope(g, q, cos, sin, hd)
+            k = _apply_rope(g, k, cos, sin, hd)
+            key = g.op("Concat", [f"past.{i}.key", k], outputs=[f"present.{i}.key"], axis=2)
+            value = g.op("Concat", [f"past.{i}.value", v], outputs=[f"present.{i}.value"], axis=2)
+            # Query head h uses KV head h // rep: view q as [B, KV, rep, S, D] and broadcast.
+            grouped_q = g.op("Reshape", [q, grouped_shape])
+            key_t = g.op("Unsqueeze", [g.op("Transpose", [key], perm=[0, 1, 3, 2]), g.ints([2])])
+            scores = g.op("Add", [g.op("Mul", [g.op("MatMul", [grouped_q, key_t]), inv_sqrt]), mask])
+            attended = g.op("MatMul", [g.op("Softmax", [scores], axis=-1), g.op("Unsqueeze", [value, g.ints([2])])])
+            heads = g.op("Transpose", [g.op("Reshape", [attended, g.ints([0, n_h, -1, hd])])], perm=[0, 2, 1, 3])
+            merged = g.op("Reshape", [heads, merged_shape])
         hidden = g.op("Add", [hidden, _linear(g, merged, source.quantized(f"{p}.attn_output.weight"), weights, f"{p}.attn_output")])
 
         normed = _rms_norm(g, hidden, source.f32(f"{p}.ffn_norm.weight"), cfg.rms_eps, f"{p}.ffn_norm")
