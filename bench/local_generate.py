@@ -106,16 +106,12 @@ def child_transformers(args: argparse.Namespace) -> dict:
 def prepare(work: Path) -> tuple[Path, Path]:
     """The 256-token prompts and a fresh export (both under bench/work/)."""
     from mstk.data.wiki import WikiKnownItem
-    from mstk.generators.local.decoder import Decoder, ExportFiles, ModelFilesError
+    from mstk.generators.local.decoder import Decoder, ExportFiles
     from mstk.models import build
 
     export = work / "smollm2"
-    try:
-        files = ExportFiles.open(export, build_hint="")
-    except ModelFilesError:
-        build("smollm2", out_dir=export)
-        files = ExportFiles.open(export, build_hint="")
-    decoder = Decoder(files)
+    build("smollm2", out_dir=export)  # always fresh: an export by an older mstk may lack newer graph features
+    decoder = Decoder(ExportFiles.open(export, build_hint=""))
     prompts = []
     for doc in WikiKnownItem.corpus():
         ids = decoder.encode(doc["contents"])

@@ -382,6 +382,19 @@ def test_a_changed_truncated_or_missing_file_is_caught(export_dir: Path, tmp_pat
         ExportFiles.open(copy, build_hint="x")
     with pytest.raises(ModelFilesError, match="run `mstk models build smollm2`"):
         LocalGenerator(model_dir=str(tmp_path / "nothing")).ensure_loaded()
+    # an export of another GGUF (its config, re-signed in the manifest) is stale for this mstk
+    other = tmp_path / "other"
+    shutil.copytree(export_dir, other)
+    config = json.loads((other / "config.json").read_text())
+    config["source"]["sha256"] = "0" * 64
+    (other / "config.json").write_text(json.dumps(config))
+    manifest = json.loads((other / "manifest.json").read_text())
+    from mstk.generators.local.export import sha256_file
+
+    manifest["files"]["config.json"] = sha256_file(other / "config.json")
+    (other / "manifest.json").write_text(json.dumps(manifest))
+    with pytest.raises(ModelFilesError, match="exported from a GGUF with sha256 0000"):
+        LocalGenerator(model_dir=str(other)).ensure_loaded()
 
 
 def test_generate_cli_with_the_local_model_resumes_from_cache(export_dir: Path, tmp_path: Path) -> None:

@@ -7,7 +7,7 @@ import click
 
 @click.group("models")
 def models() -> None:
-    """List and verify the pretrained models (they ship in pinned registry packages)."""
+    """List, build and verify the pretrained models (they ship in pinned registry packages)."""
 
 
 @models.command("list")

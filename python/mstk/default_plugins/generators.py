@@ -1,9 +1,9 @@
 """Registers the built-in LLM back ends (specs/generators.md).
 
 Each entry is ``"module:Class"``, imported only when the registry is collected; the
-classes themselves import nothing heavy until ``load()``. Adding a back end is one line:
-the embedded default, ``"mstk.generators.local:LocalGenerator"`` (SmolLM2-135M-Instruct
-through onnxruntime), goes here once it exists.
+classes themselves import nothing heavy until ``load()``. Adding a back end is one line.
+``local`` is the embedded default (SmolLM2-135M-Instruct through onnxruntime, after
+``mstk models build smollm2``); ``openai`` talks to any OpenAI-compatible server.
 """
 
 from mstk import hookimpl

@@ -13,8 +13,9 @@ through a ``Generator`` from the ``register_generators`` registry
 Back ends subclass ``Generator`` and implement ``complete`` (one request) and, where they
 can, ``logprob_one``; the base class adds validation, the response cache under
 ``MSTK_CACHE_DIR/generations/``, bounded worker threads and usage accounting.
-Built in: ``openai`` (any OpenAI-compatible server). The embedded ``local`` back end
-(SmolLM2 through onnxruntime) plugs in the same way (see mstk.default_plugins.generators).
+Built in: ``local`` (the default: SmolLM2-135M-Instruct through onnxruntime, exported
+once by ``mstk models build smollm2``; see mstk.generators.local) and ``openai`` (any
+OpenAI-compatible server).
 """
 
 from mstk.generators.base import (

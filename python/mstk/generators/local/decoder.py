@@ -209,7 +209,8 @@ class Decoder:
         self._sessions: dict[int, Any] = {}
         self._lock = threading.Lock()
         self.threads_per_call = threads_per_call
-        self.session_for(threads_per_call)  # load now: a broken model fails here, not mid-run
+        # Sessions are made on first use, one per thread count actually used: each holds
+        # its own copy of the weights (~0.4 GB), so none is made that no call needs.
         self.tokenizer = Tokenizer.from_file(str(files.root / "tokenizer.json"))
         self.template = ChatTemplate((files.root / "chat_template.jinja").read_text(encoding="utf-8"))
         self._empty = np.zeros((1, self.n_kv, 0, self.head_dim), np.float32)

@@ -17,7 +17,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-EXPORT_FORMAT = 1  # bump when the graph's inputs/outputs or the file set change
+EXPORT_FORMAT = 2  # bump when the graph's inputs/outputs or the file set change
 FILES = ("model.onnx", "tokenizer.json", "chat_template.jinja", "config.json")
 
 

@@ -56,8 +56,16 @@ class LocalGenerator(Generator):
         from mstk.generators.local.decoder import Decoder, ExportFiles
         from mstk.models import export_dir
 
+        from mstk.generators.local.decoder import ModelFilesError
+        from mstk.models import find
+
         root = self._model_dir or export_dir(MODEL_NAME)
         files = ExportFiles.open(root, build_hint=f"mstk models build {MODEL_NAME}")
+        pinned = find(MODEL_NAME).files[0].sha256
+        source = files.config.get("source", {}).get("sha256")
+        if source != pinned:  # e.g. exported from another GGUF before the package was re-pinned
+            raise ModelFilesError(f"{root} was exported from a GGUF with sha256 {source}, not the pinned {pinned}: "
+                                  f"run `mstk models build {MODEL_NAME}` again")
         self.decoder = Decoder(files, threads_per_call=1)
 
     def batch_plan(self, n_requests: int) -> int:
