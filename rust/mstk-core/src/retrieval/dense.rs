@@ -11,8 +11,10 @@ use super::index::TopK;
 use crate::error::{CoreError, CoreResult};
 
 pub const KIND_DENSE: u16 = 2;
-const QUERY_BLOCK: usize = 32;
-const DOC_BLOCK: usize = 256;
+// A [QUERY_BLOCK x DOC_BLOCK] score tile (512 KiB) per sgemm call; threads take query
+// blocks, so each score is computed by the same call shape at any thread count.
+const QUERY_BLOCK: usize = 128;
+const DOC_BLOCK: usize = 1024;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Metric {
@@ -66,6 +68,30 @@ pub fn dot(a: &[f32], b: &[f32]) -> f32 {
         s += x * y;
     }
     s
+}
+
+/// Inner products of every query row with every document row of one block, into `out`
+/// ([queries, docs] row-major), by matrixmultiply's sgemm (packed panels, FMA kernels
+/// picked at run time). The summation order depends only on `dim` and the call shape,
+/// never on the thread count.
+fn scores_tile(queries: &[f32], docs: &[f32], dim: usize, out: &mut [f32]) {
+    let (m, n) = (queries.len() / dim, docs.len() / dim);
+    debug_assert_eq!(out.len(), m * n);
+    if m == 0 || n == 0 {
+        return;
+    }
+    // SAFETY: the slices hold m x dim, n x dim and m x n floats; the strides below index
+    // inside them (queries row-major, docs read as the transposed [dim, n] matrix).
+    unsafe {
+        matrixmultiply::sgemm(
+            m, dim, n,
+            1.0,
+            queries.as_ptr(), dim as isize, 1,
+            docs.as_ptr(), 1, dim as isize,
+            0.0,
+            out.as_mut_ptr(), n as isize, 1,
+        );
+    }
 }
 
 fn normalize_rows(v: &mut [f32], dim: usize) {
@@ -183,11 +209,15 @@ impl DenseIndex {
                         items: Vec::with_capacity(keep + 1),
                     })
                     .collect();
+                let n_block_q = qblock.len() / dim;
+                let mut tile = vec![0f32; QUERY_BLOCK * DOC_BLOCK];
                 for (b, dblock) in self.vectors.chunks(DOC_BLOCK * dim).enumerate() {
                     let base = (b * DOC_BLOCK) as u32;
-                    for (qi, q) in qblock.chunks_exact(dim).enumerate() {
-                        for (di, d) in dblock.chunks_exact(dim).enumerate() {
-                            best[qi].offer(dot(q, d), base + di as u32);
+                    let n_block_d = dblock.len() / dim;
+                    scores_tile(qblock, dblock, dim, &mut tile[..n_block_q * n_block_d]);
+                    for (qi, row) in tile[..n_block_q * n_block_d].chunks_exact(n_block_d).enumerate() {
+                        for (di, &score) in row.iter().enumerate() {
+                            best[qi].offer(score, base + di as u32);
                         }
                     }
                 }
