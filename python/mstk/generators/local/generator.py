@@ -47,7 +47,9 @@ class LocalGenerator(Generator):
         if not isinstance(decode_batch, int) or isinstance(decode_batch, bool) or decode_batch < 1:
             raise ParameterError(f"--decode-batch must be an integer >= 1, got {decode_batch!r}")
         self.decode_batch = decode_batch
-        workers = threads if threads else max(1, os.cpu_count() or 1)
+        # the cores this process may run on (a container's limit, not the host's count)
+        cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+        workers = threads if threads else max(1, cores)
         super().__init__(cache=cache, cache_dir=cache_dir, concurrency=workers)
         self._model_dir = Path(model_dir) if model_dir else None
         self.decoder: Any = None
