@@ -18,20 +18,31 @@ once by ``mstk models build smollm2``; see mstk.generators.local) and ``openai``
 OpenAI-compatible server).
 """
 
-from mstk.generators.base import (
-    Choice,
-    GenerationRequest,
-    GenerationResult,
-    Generator,
-    GeneratorCapabilityError,
-    GeneratorError,
-    TokenUsage,
-    UsageStats,
-)
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from mstk.generators.base import (
+        Choice,
+        GenerationRequest,
+        GenerationResult,
+        Generator,
+        GeneratorCapabilityError,
+        GeneratorError,
+        TokenUsage,
+        UsageStats,
+    )
+
+_BASE_NAMES = ("Choice", "GenerationRequest", "GenerationResult", "Generator", "GeneratorCapabilityError",
+               "GeneratorError", "TokenUsage", "UsageStats")
 
 
 def __getattr__(name: str):
-    # The cache (sqlite3, orjson) and the HTTP back end load only when used.
+    # Everything loads on first use: `mstk --help` imports mstk.generators.cli (the shared
+    # click options) and should not pay for the interface, the cache or a back end.
+    if name in _BASE_NAMES:
+        from mstk.generators import base
+
+        return getattr(base, name)
     if name in ("ResponseCache", "cache_root", "request_key"):
         from mstk.generators import cache
 
