@@ -380,7 +380,7 @@ def test_a_changed_truncated_or_missing_file_is_caught(export_dir: Path, tmp_pat
     (copy / "model.onnx").unlink()
     with pytest.raises(ModelFilesError, match=r"model\.onnx is missing"):
         ExportFiles.open(copy, build_hint="x")
-    with pytest.raises(ModelFilesError, match="run `mstk models build smollm2`"):
+    with pytest.raises(ModelFilesError, match=r"run `pip install 'mstk\[export\]' && mstk models build smollm2`"):
         LocalGenerator(model_dir=str(tmp_path / "nothing")).ensure_loaded()
     # an export of another GGUF (its config, re-signed in the manifest) is stale for this mstk
     other = tmp_path / "other"
@@ -423,7 +423,8 @@ def test_generate_cli_with_the_local_model_resumes_from_cache(export_dir: Path, 
 def test_generate_cli_without_an_export_says_how_to_build(tmp_path: Path) -> None:
     result = mstk("generate", "-", env={"MSTK_CACHE_DIR": str(tmp_path)}, input='{"prompt": "x"}\n')
     assert result.returncode == 1
-    assert "run `mstk models build smollm2`" in result.stderr and "Traceback" not in result.stderr
+    assert "run `pip install 'mstk[export]' && mstk models build smollm2`" in result.stderr
+    assert "Traceback" not in result.stderr and len(result.stderr.strip().splitlines()) == 1
 
 
 def test_models_list_and_verify_report_the_export(export_dir: Path, tmp_path: Path) -> None:

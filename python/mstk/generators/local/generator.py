@@ -62,7 +62,8 @@ class LocalGenerator(Generator):
         from mstk.models import find
 
         root = self._model_dir or export_dir(MODEL_NAME)
-        files = ExportFiles.open(root, build_hint=f"mstk models build {MODEL_NAME}")
+        # the hint names the extra too: the export needs gguf and onnx, which a plain install lacks
+        files = ExportFiles.open(root, build_hint=f"pip install 'mstk[export]' && mstk models build {MODEL_NAME}")
         pinned = find(MODEL_NAME).files[0].sha256
         source = files.config.get("source", {}).get("sha256")
         if source != pinned:  # e.g. exported from another GGUF before the package was re-pinned
