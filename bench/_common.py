@@ -60,6 +60,23 @@ def timed_run(argv: list[str], stdin_path: Path | None = None, stdout_path: Path
     return {"seconds": wall, "peak_rss_mib": usage.ru_maxrss / 1024, "stderr": stderr}
 
 
+def own_peak_rss_mib() -> float:
+    """This process's own high-water RSS. VmHWM belongs to the address space, so unlike
+    wait4's ru_maxrss it does not inherit the peak of the driver that forked the child."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    raise RuntimeError("no VmHWM in /proc/self/status")
+
+
+def run_json_child(argv: list[str], env: dict | None = None) -> dict:
+    """Run a bench child that prints one JSON object on stdout; its stderr tail on failure."""
+    proc = subprocess.run(argv, capture_output=True, env={**os.environ, **(env or {})})
+    if proc.returncode != 0:
+        raise RuntimeError(f"{argv[2:5]} failed: {proc.stderr.decode(errors='replace')[-3000:]}")
+    return json.loads(proc.stdout)
+
+
 def write_results(name: str, payload: dict, table_rows: list[list[str]], header: list[str]) -> None:
     RESULTS.mkdir(parents=True, exist_ok=True)
     (RESULTS / f"{name}.json").write_text(json.dumps(payload, indent=2) + "\n")

@@ -16,7 +16,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -60,18 +59,16 @@ def child(args: argparse.Namespace) -> dict:
         _, found = index.search(queries, K)
         search = time.perf_counter() - started
         top = found.tolist()
-    peak = next(int(line.split()[1]) / 1024 for line in Path("/proc/self/status").read_text().splitlines()
-                if line.startswith("VmHWM:"))  # own address space only (not the forking driver's)
-    return {"build_seconds": build, "search_seconds": search, "top": top, "peak_rss_mib": peak}
+    from _common import own_peak_rss_mib
+
+    return {"build_seconds": build, "search_seconds": search, "top": top, "peak_rss_mib": own_peak_rss_mib()}
 
 
 def run_child(system: str, args: argparse.Namespace) -> dict:
-    argv = [sys.executable, str(HERE), "--child", system, "--docs", str(args.docs), "--queries", str(args.queries),
-            "--dim", str(args.dim), "--threads", str(args.threads)]
-    proc = subprocess.run(argv, capture_output=True)
-    if proc.returncode != 0:
-        raise RuntimeError(f"{system} failed: {proc.stderr.decode(errors='replace')[-2000:]}")
-    return json.loads(proc.stdout)
+    from _common import run_json_child
+
+    return run_json_child([sys.executable, str(HERE), "--child", system, "--docs", str(args.docs), "--queries",
+                           str(args.queries), "--dim", str(args.dim), "--threads", str(args.threads)])
 
 
 def main() -> None:

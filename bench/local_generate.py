@@ -31,7 +31,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -127,23 +126,12 @@ def prepare(work: Path) -> tuple[Path, Path]:
     return path, export
 
 
-def peak_rss_mib() -> float:
-    """This process's own high-water RSS (VmHWM is per address space, so unlike wait4's
-    ru_maxrss it does not inherit the forking driver's peak)."""
-    for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
-            return int(line.split()[1]) / 1024
-    raise RuntimeError("no VmHWM in /proc/self/status")
-
-
 def run_child(python: str, system: str, batch: int, prompts: Path, export: Path, threads: int, decode_batch: int = 1) -> dict:
-    argv = [python, str(HERE), "--child", system, "--batch", str(batch), "--prompts", str(prompts),
-            "--export", str(export), "--threads", str(threads), "--decode-batch", str(decode_batch)]
-    env = {**os.environ, "PYTHONPATH": str(HERE.parent.parent / "python")}
-    proc = subprocess.run(argv, capture_output=True, env=env)
-    if proc.returncode != 0:
-        raise RuntimeError(f"{system} batch {batch} failed: {proc.stderr.decode(errors='replace')[-3000:]}")
-    return json.loads(proc.stdout)
+    from _common import run_json_child
+
+    return run_json_child([python, str(HERE), "--child", system, "--batch", str(batch), "--prompts", str(prompts),
+                           "--export", str(export), "--threads", str(threads), "--decode-batch", str(decode_batch)],
+                          env={"PYTHONPATH": str(HERE.parent.parent / "python")})
 
 
 def main() -> None:
@@ -160,7 +148,9 @@ def main() -> None:
     args = parser.parse_args()
     if args.child:
         result = child_mstk(args) if args.child == "mstk" else child_transformers(args)
-        result["peak_rss_mib"] = peak_rss_mib()
+        from _common import own_peak_rss_mib
+
+        result["peak_rss_mib"] = own_peak_rss_mib()
         print(json.dumps(result))
         return
 

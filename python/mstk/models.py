@@ -86,7 +86,7 @@ def build(name: str, *, weights: str = "block", out_dir: Path | None = None) -> 
     path = source.path()
     if path is None:
         raise FileNotFoundError(f"{source.package} is not installed: {source.install}")
-    digest = _sha256(path)
+    digest = sha256_file(path)
     if digest != source.sha256:
         raise ValueError(f"{path}: sha256 {digest} is not the pinned {source.sha256} ({source.install})")
     from mstk.generators.local.export import export
@@ -96,7 +96,8 @@ def build(name: str, *, weights: str = "block", out_dir: Path | None = None) -> 
     return {"name": name, "path": str(target), "weights": weights, "manifest": manifest}
 
 
-def _sha256(path: Path) -> str:
+def sha256_file(path: Path) -> str:
+    """Hex sha256 of a file, read in 1 MiB pieces (model files are hundreds of MB)."""
     digest = hashlib.sha256()
     with open(path, "rb") as f:
         for chunk in iter(lambda: f.read(1 << 20), b""):
@@ -117,7 +118,7 @@ def describe(model: Model, verify: bool) -> dict[str, Any]:
             except importlib.metadata.PackageNotFoundError:
                 entry["installed_version"] = None
             if verify:
-                digest = _sha256(path)
+                digest = sha256_file(path)
                 entry["sha256_ok"] = digest == f.sha256
                 if digest != f.sha256:
                     entry["sha256"] = digest

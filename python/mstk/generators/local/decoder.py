@@ -289,11 +289,13 @@ class Decoder:
         room = self.context_length - len(prompt_ids)
         if room < 1:
             raise GeneratorError(f"the prompt has {len(prompt_ids)} tokens; the model's context is {self.context_length}")
+        if self.fused:  # one row of the batched loop: the in-place cache, no copies per step
+            job = DecodeJob(list(prompt_ids), max_tokens, temperature, top_p, rng, stop)
+            return self.generate_batch([job], cancelled)[0]
         budget = min(max_tokens, room)
         logits, past = self.forward(prompt_ids, None)
         out: list[int] = []
-        cache = _SharedCache(self, [past], [len(prompt_ids)], len(prompt_ids) + budget) if self.fused else None
-        while True:
+        while True:  # the plain graph: the cache is concatenated every step
             token = choose_token(logits[-1], temperature, top_p, rng)
             finished = self._finish(out, token, stop, budget)
             if finished is not None:
@@ -302,10 +304,7 @@ class Decoder:
                 from mstk.generators.base import Cancelled
 
                 raise Cancelled()
-            if cache is not None:
-                logits = cache.step([token])
-            else:
-                logits, past = self.forward([token], past)
+            logits, past = self.forward([token], past)
 
     def generate_batch(self, jobs: Sequence[DecodeJob], cancelled: Callable[[], bool] = lambda: False) -> list[Generated]:
         """Decode several prompts together (opt-in ``decode_batch``): each prompt is

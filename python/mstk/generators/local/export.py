@@ -9,7 +9,6 @@ never sees half an export.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import shutil
@@ -17,16 +16,10 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+from mstk.models import sha256_file
+
 EXPORT_FORMAT = 2  # bump when the graph's inputs/outputs or the file set change
 FILES = ("model.onnx", "tokenizer.json", "chat_template.jinja", "config.json")
-
-
-def sha256_file(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def tokenizer_json(fields: dict[str, Any]) -> str:

@@ -109,10 +109,12 @@ class LocalGenerator(Generator):
 
     # ----------------------------------------------------------------- generation
 
-    def complete(self, request: GenerationRequest, cancel: threading.Event) -> GenerationResult:
-        decoder = self.decoder
-        from mstk.generators.local.decoder import UnrepresentableText
+    def _jobs(self, request: GenerationRequest) -> list[Any] | GenerationResult:
+        """The request's ``n`` decoding jobs (the i-th samples from the stream (seed, i)),
+        or a failed result when its prompt cannot be run."""
+        from mstk.generators.local.decoder import DecodeJob, UnrepresentableText
 
+        decoder = self.decoder
         text = request.prompt if request.messages is None else decoder.chat_prompt(request.messages)
         try:
             prompt_ids = decoder.encode(text)
@@ -123,49 +125,44 @@ class LocalGenerator(Generator):
         if len(prompt_ids) >= decoder.context_length:
             return GenerationResult.failed(request.id, f"the prompt has {len(prompt_ids)} tokens; "
                                            f"the model's context is {decoder.context_length}")
-        choices, completion_tokens = [], 0
-        for index in range(request.n):
+        jobs = []
+        for choice in range(request.n):
             rng = None
             if request.temperature > 0:
-                rng = np.random.default_rng([request.seed, index] if request.seed is not None else None)
-            out = decoder.generate(prompt_ids, max_tokens=request.max_tokens, temperature=request.temperature,
-                                   top_p=request.top_p, rng=rng, stop=request.stop, cancelled=cancel.is_set)
-            choices.append(Choice(out.text, out.finish_reason))
-            completion_tokens += len(out.ids)
-        return GenerationResult.from_choices(request.id, choices, TokenUsage(len(prompt_ids), completion_tokens))
+                rng = np.random.default_rng([request.seed, choice] if request.seed is not None else None)
+            jobs.append(DecodeJob(prompt_ids, request.max_tokens, request.temperature, request.top_p, rng, request.stop))
+        return jobs
+
+    @staticmethod
+    def _result(request: GenerationRequest, prompt_tokens: int, outs: Sequence[Any]) -> GenerationResult:
+        choices = [Choice(o.text, o.finish_reason) for o in outs]
+        return GenerationResult.from_choices(request.id, choices, TokenUsage(prompt_tokens, sum(len(o.ids) for o in outs)))
+
+    def complete(self, request: GenerationRequest, cancel: threading.Event) -> GenerationResult:
+        jobs = self._jobs(request)
+        if isinstance(jobs, GenerationResult):
+            return jobs
+        # each choice decoded alone (batching choices together would tie them to each other)
+        outs = [self.decoder.generate(j.prompt_ids, max_tokens=j.max_tokens, temperature=j.temperature, top_p=j.top_p,
+                                      rng=j.rng, stop=j.stop, cancelled=cancel.is_set) for j in jobs]
+        return self._result(request, len(jobs[0].prompt_ids), outs)
 
     def complete_batch(self, requests: Sequence[GenerationRequest], cancel: threading.Event) -> list[GenerationResult]:
-        from mstk.generators.local.decoder import DecodeJob, UnrepresentableText
-
-        decoder = self.decoder
         results: list[GenerationResult | None] = [None] * len(requests)
-        jobs, owners, prompt_lengths = [], [], {}
+        jobs, owners = [], []
         for index, request in enumerate(requests):
-            text = request.prompt if request.messages is None else decoder.chat_prompt(request.messages)
-            try:
-                prompt_ids = decoder.encode(text)
-            except UnrepresentableText as exc:
-                results[index] = GenerationResult.failed(request.id, str(exc))
+            prepared = self._jobs(request)
+            if isinstance(prepared, GenerationResult):
+                results[index] = prepared
                 continue
-            if not prompt_ids or len(prompt_ids) >= decoder.context_length:
-                results[index] = GenerationResult.failed(request.id, f"the prompt has {len(prompt_ids)} tokens; "
-                                                         f"the model's context is {decoder.context_length}")
-                continue
-            prompt_lengths[index] = len(prompt_ids)
-            for choice in range(request.n):
-                rng = None
-                if request.temperature > 0:
-                    rng = np.random.default_rng([request.seed, choice] if request.seed is not None else None)
-                jobs.append(DecodeJob(prompt_ids, request.max_tokens, request.temperature, request.top_p, rng, request.stop))
-                owners.append(index)
-        outputs = decoder.generate_batch(jobs, cancelled=cancel.is_set) if jobs else []
+            jobs.extend(prepared)
+            owners.extend([index] * len(prepared))
+        outputs = self.decoder.generate_batch(jobs, cancelled=cancel.is_set) if jobs else []
         by_request: dict[int, list] = {}
-        for owner, out in zip(owners, outputs):
-            by_request.setdefault(owner, []).append(out)
-        for index, outs in by_request.items():
-            choices = [Choice(o.text, o.finish_reason) for o in outs]
-            usage = TokenUsage(prompt_lengths[index], sum(len(o.ids) for o in outs))
-            results[index] = GenerationResult.from_choices(requests[index].id, choices, usage)
+        for owner, job, out in zip(owners, jobs, outputs):
+            by_request.setdefault(owner, []).append((job, out))
+        for index, pairs in by_request.items():
+            results[index] = self._result(requests[index], len(pairs[0][0].prompt_ids), [out for _, out in pairs])
         return results  # type: ignore[return-value]
 
     # ----------------------------------------------------------------- scoring
