@@ -42,7 +42,7 @@ def test_loader_counts(ml100k):
 
 
 def test_request_stream_matches_the_spec(itemknn_requests):
-    requests, providers, stats = itemknn_requests
+    requests, providers, stats, _ = itemknn_requests
     assert stats["train_events"] == 90_641
     assert len(requests) == 5237 and stats["intervals"] == 22
     assert stats["cold"] == 96
@@ -57,13 +57,13 @@ def test_request_stream_matches_the_spec(itemknn_requests):
 
 def test_itemknn_beats_popularity(ml100k, itemknn_requests):
     events, items = ml100k
-    _, _, pop = make_requests(events, items, RequestOptions(test_from=parse_date("1998-04-01"), model="pop"))
+    _, _, pop, _ = make_requests(events, items, RequestOptions(test_from=parse_date("1998-04-01"), model="pop"))
     assert itemknn_requests[2]["hr@10"] > pop["hr@10"]
     assert pop["hr@10"] == pytest.approx(0.086, abs=0.001)
 
 
 def test_score_rerank_eval_pipeline(tmp_path, itemknn_requests):
-    requests, providers, _ = itemknn_requests
+    requests, providers, _, _ = itemknn_requests
     req_path, prov_path = tmp_path / "requests.jsonl", tmp_path / "providers.jsonl"
     req_path.write_bytes(b"".join(orjson.dumps(r) + b"\n" for r in requests))
     prov_path.write_bytes(b"".join(orjson.dumps(p) + b"\n" for p in providers))
@@ -81,3 +81,33 @@ def test_score_rerank_eval_pipeline(tmp_path, itemknn_requests):
     assert metrics["bankfair"]["esp"] >= metrics["topk"]["esp"]
     assert metrics["bankfair"]["gini"] < metrics["topk"]["gini"]
     assert metrics["topk"]["hr"] == pytest.approx(0.151, abs=0.001)
+
+
+def test_als_requests_and_traffic_history(tmp_path, ml100k):
+    """`recsys score --model als --traffic-out` on ML-100K: ALS with history fold-in beats
+    popularity, and the traffic history counts every positive training event, day by day,
+    up to the day before the first request."""
+    import datetime as dt
+
+    events, items = ml100k
+    events_path, items_path = tmp_path / "events.jsonl", tmp_path / "items.jsonl"
+    events_path.write_bytes(b"".join(orjson.dumps(e) + b"\n" for e in events))
+    items_path.write_bytes(b"".join(orjson.dumps(i) + b"\n" for i in items))
+    traffic_path = tmp_path / "traffic.json"
+    done = subprocess.run(
+        [sys.executable, "-m", "mstk", "recsys", "score", str(events_path), "--items", str(items_path), "--test-from", "1998-04-01",
+         "--model", "als", "--candidates", "20", "--traffic-out", str(traffic_path), "-o", str(tmp_path / "requests.jsonl")],
+        capture_output=True, check=True,
+    )
+    stats = orjson.loads(done.stderr.splitlines()[-1])
+    assert stats["model"] == "als" and stats["requests"] == 5237
+    assert stats["hr@10"] > 0.086 + 0.03  # popularity's HR@10 (spec) plus a clear margin
+
+    split = parse_date("1998-04-01")
+    train_positive = [e["ts"] for e in events if e["ts"] < split and e["rating"] >= 4]
+    traffic = orjson.loads(traffic_path.read_bytes())
+    assert sum(traffic) == len(train_positive)
+    first_request_day = min(e["ts"] for e in events if e["ts"] >= split and e["rating"] >= 4) // 86400
+    assert len(traffic) == first_request_day - min(train_positive) // 86400
+    last_day = dt.datetime.fromtimestamp((first_request_day - 1) * 86400, dt.timezone.utc).date()
+    assert traffic[-1] == sum(dt.datetime.fromtimestamp(t, dt.timezone.utc).date() == last_day for t in train_positive)

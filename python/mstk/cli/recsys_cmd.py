@@ -5,8 +5,11 @@ from __future__ import annotations
 import click
 
 
-def write_stream(output: str, requests: list[dict], providers_out: str | None, providers: list[dict]) -> None:
-    """Requests as JSONL to OUTPUT, and the providers table when asked for."""
+def write_stream(output: str, requests: list[dict], providers_out: str | None, providers: list[dict],
+                 traffic_out: str | None = None, traffic: list[int] | None = None) -> None:
+    """Requests as JSONL to OUTPUT, and the providers table and traffic history when asked for."""
+    import orjson
+
     from mstk.io import dumps_records, open_output
 
     out = open_output(output)
@@ -15,6 +18,9 @@ def write_stream(output: str, requests: list[dict], providers_out: str | None, p
     if providers_out:
         with open(providers_out, "wb") as f:
             f.write(dumps_records(providers))
+    if traffic_out:
+        with open(traffic_out, "wb") as f:
+            f.write(orjson.dumps(traffic or [], option=orjson.OPT_APPEND_NEWLINE))
 
 
 @click.group("recsys")
@@ -28,32 +34,51 @@ def recsys() -> None:
 @click.option("--test-from", required=True, help="First day of the test period (YYYY-MM-DD, UTC).")
 @click.option("--test-until", default=None, help="Day after the test period (YYYY-MM-DD, UTC; default: the end).")
 @click.option("-o", "--output", default="-", show_default=True, help="Requests JSONL ('-' = stdout).")
-@click.option("--model", type=click.Choice(["itemknn", "pop"]), default="itemknn", show_default=True)
+@click.option("--model", type=click.Choice(["itemknn", "als", "pop"]), default="itemknn", show_default=True,
+              help="Base scorer: item kNN (no training loop), implicit-feedback ALS, or popularity.")
 @click.option("--profile", type=click.Choice(["history", "train"]), default="history", show_default=True,
               help="history: the user's events before each request (no leak); train: events before --test-from.")
 @click.option("--positive-threshold", type=float, default=4.0, show_default=True, help="Rating that makes a test event a request.")
 @click.option("--candidates", default="200", show_default=True, help="Candidates per request: a number or 'all'.")
 @click.option("--exclude-seen/--keep-seen", default=True, show_default=True, help="Leave the user's profile items out.")
 @click.option("--provider-from", default="genres", show_default=True, help="Item field whose (first) value is the provider.")
+@click.option("--provider-hash", type=click.IntRange(min=1), default=None, metavar="N",
+              help="Instead of --provider-from: N providers h0…h{N-1} from a seeded hash of the item id (--seed).")
 @click.option("--cold", type=click.Choice(["popularity", "skip"]), default="popularity", show_default=True,
               help="Users without history: popularity scores, or skip (counted).")
 @click.option("--neighbors", type=click.IntRange(min=1), default=100, show_default=True)
 @click.option("--shrink", type=click.FloatRange(min=0), default=10.0, show_default=True)
+@click.option("--factors", type=click.IntRange(min=1), default=64, show_default=True, help="als: latent factors.")
+@click.option("--reg", type=click.FloatRange(min=0, min_open=True), default=0.05, show_default=True, help="als: L2 regularisation.")
+@click.option("--alpha", type=click.FloatRange(min=0), default=10.0, show_default=True, help="als: confidence 1 + alpha·x.")
+@click.option("--iterations", type=click.IntRange(min=0), default=15, show_default=True, help="als: alternating iterations.")
+@click.option("--seed", type=int, default=0, show_default=True, help="Seed of ALS's initial factors and of --provider-hash.")
+@click.option("--interval", "interval_length", default="1d", show_default=True, help="Interval length (s, m, h, d, w) of the requests' 'interval'.")
+@click.option("--ts-unit", type=click.Choice(["s", "ms"]), default="s", show_default=True, help="Unit of the events' 'ts'.")
 @click.option("--providers-out", type=click.Path(dir_okay=False), default=None, help="Write providers JSONL (n_items, weight).")
+@click.option("--traffic-out", type=click.Path(dir_okay=False), default=None,
+              help="Write the positive training interactions per interval before the first request (JSON list, "
+                   "oldest first): `mstk rerank --traffic-history`.")
 def score(events, items_path, test_from, test_until, output, model, profile, positive_threshold, candidates,
-          exclude_seen, provider_from, cold, neighbors, shrink, providers_out) -> None:
+          exclude_seen, provider_from, provider_hash, cold, neighbors, shrink, factors, reg, alpha, iterations, seed, interval_length,
+          ts_unit, providers_out, traffic_out) -> None:
     """Fit a base scorer on EVENTS before --test-from and emit one request per positive
     test interaction, in time order, with candidates, scores and providers."""
     from mstk.io import ErrorPolicy, emit_summary, iter_records, open_input
     from mstk.recsys.requests import RequestOptions, make_requests, parse_date
+    from mstk.rerank.engine import parse_interval_length
 
     if candidates != "all" and not (candidates.isdigit() and int(candidates) > 0):
         raise click.BadParameter("a positive number or 'all'", param_hint="'--candidates'")
+    per_second = 1000 if ts_unit == "ms" else 1
     try:
         options = RequestOptions(
-            test_from=parse_date(test_from), test_until=parse_date(test_until) if test_until else None, model=model,
+            test_from=parse_date(test_from) * per_second,
+            test_until=parse_date(test_until) * per_second if test_until else None, model=model,
             profile=profile, positive_threshold=positive_threshold, candidates=None if candidates == "all" else int(candidates),
-            exclude_seen=exclude_seen, provider_field=provider_from, cold=cold, neighbors=neighbors, shrink=shrink,
+            exclude_seen=exclude_seen, provider_field=provider_from, provider_hash=provider_hash, cold=cold, neighbors=neighbors, shrink=shrink,
+            factors=factors, reg=reg, alpha=alpha, iterations=iterations, seed=seed,
+            interval_seconds=parse_interval_length(interval_length) * per_second,
         )
     except Exception as exc:
         raise click.UsageError(str(exc)) from None
@@ -72,8 +97,8 @@ def score(events, items_path, test_from, test_until, output, model, profile, pos
 
     event_rows = read(events, ("user", "item", "ts"))
     item_rows = read(items_path, ("item",))
-    requests, providers, stats = make_requests(event_rows, item_rows, options)
-    write_stream(output, requests, providers_out, providers)
+    requests, providers, stats, traffic = make_requests(event_rows, item_rows, options)
+    write_stream(output, requests, providers_out, providers, traffic_out, traffic)
     emit_summary({"command": "recsys score", **stats})
 
 

@@ -53,15 +53,19 @@ def load_config_params(path: str) -> dict[str, Any]:
 @click.option("--beta", type=click.FloatRange(0, 1), default=0.9, show_default=True, help="β of the default m_p = β·γ_p.")
 @click.option("--deserved", type=click.Choice(["equal", "items", "weight"]), default="equal", show_default=True,
               help="γ_p = K·T·share_p with share equal, ∝ n_items or ∝ weight.")
-@click.option("--forecast", type=click.Choice(["oracle", "last", "mean"]), default="oracle", show_default=True,
-              help="Traffic forecaster of BankFair's allocation (oracle looks ahead: a replay knows the counts).")
+@click.option("--forecast", type=click.Choice(["oracle", "last", "mean", "ewma"]), default="oracle", show_default=True,
+              help="Traffic forecaster of BankFair's allocation (oracle looks ahead: a replay knows the counts; "
+                   "last, mean and ewma read --traffic-history and the intervals already processed).")
+@click.option("--traffic-history", "traffic_history_path", type=click.Path(exists=True, dir_okay=False), default=None,
+              help="JSON list of request counts per interval before the stream, oldest first "
+                   "(`mstk recsys score --traffic-out` writes it).")
 @click.option("--metrics", "metrics_path", type=click.Path(dir_okay=False), default=None,
               help="Write the run's per-interval allocations and deliveries (BankFair's Module 1) and exposure as JSON.")
 @click.option("--list-methods", is_flag=True, help="Print the available methods and their parameters as JSON, then exit.")
 @click.pass_obj
 def rerank(pm, common: CommonOptions, method: str, k: int, param_pairs, config, providers_path, interval_length,
            ts_unit, normalize, keep_candidates, missing_provider, min_exposure, beta, deserved, forecast,
-           metrics_path, list_methods) -> None:
+           traffic_history_path, metrics_path, list_methods) -> None:
     """Re-rank each request's candidates into a top-K list, online, in time order.
 
     INPUT is JSONL with one request per line: "items", "scores", "providers" arrays (or
@@ -75,6 +79,7 @@ def rerank(pm, common: CommonOptions, method: str, k: int, param_pairs, config, 
     from mstk.io import Stopwatch, emit_summary, iter_blocks, open_input, open_output, prefetched
     from mstk.plugins import rerankers
     from mstk.rerank.engine import IntervalClock, ProviderTable, RerankJob, parse_interval_length
+    from mstk.rerank.targets import read_traffic_history
 
     methods = rerankers(pm)
     if list_methods:
@@ -97,6 +102,7 @@ def rerank(pm, common: CommonOptions, method: str, k: int, param_pairs, config, 
         missing_provider=missing_provider, providers=ProviderTable.load(providers_path) if providers_path else ProviderTable(),
         clock=clock, threads=common.threads, seed=common.seed, min_exposure=min_exposure, beta=beta,
         deserved=deserved, forecast=forecast,
+        traffic_history=read_traffic_history(traffic_history_path) if traffic_history_path else None,
     )
     policy = common.error_policy(source)
     watch = Stopwatch()

@@ -10,7 +10,7 @@ from typing import Any
 import numpy as np
 
 from mstk.errors import ParameterError
-from mstk.recsys.models import ItemKNN, Popularity
+from mstk.recsys.models import ALS, ItemKNN, Popularity
 
 DAY = 86400
 
@@ -33,14 +33,41 @@ class RequestOptions:
     candidates: int | None = 200  # None = all
     exclude_seen: bool = True
     provider_field: str = "genres"
+    provider_hash: int | None = None  # N: provider = a seeded hash of the item id into N buckets
     cold: str = "popularity"  # or "skip"
     neighbors: int = 100
     shrink: float = 10.0
-    interval_seconds: int = DAY
+    factors: int = 64
+    reg: float = 0.05
+    alpha: float = 10.0
+    iterations: int = 15
+    seed: int = 0
+    # interval length in the unit of 'ts' (a day in seconds by default; ×1000 for --ts-unit ms)
+    interval_seconds: float = DAY
+
+
+def hashed_provider(item: str, buckets: int, seed: int) -> str:
+    """Provider "h{b}" with b a seeded BLAKE2b hash of the item id modulo ``buckets``: the
+    same in every process (Python's hash() is salted per process)."""
+    import hashlib
+
+    digest = hashlib.blake2b(item.encode(), digest_size=8, key=str(seed).encode()).digest()
+    return f"h{int.from_bytes(digest, 'little') % buckets}"
+
+
+def base_model(options: RequestOptions):
+    if options.model == "itemknn":
+        return ItemKNN(options.neighbors, options.shrink)
+    if options.model == "als":
+        return ALS(options.factors, options.reg, options.alpha, options.iterations, options.seed)
+    if options.model == "pop":
+        return Popularity()
+    raise ParameterError(f"unknown base model {options.model!r} (itemknn, als or pop)")
 
 
 def make_requests(events: list[dict[str, Any]], items: list[dict[str, Any]], options: RequestOptions):
-    """Returns (requests, providers rows, stats)."""
+    """Returns (requests, providers rows, stats, traffic history): the history counts the
+    positive training interactions per interval before the first request, oldest first."""
     catalogue: dict[str, int] = {}
     for row in items:
         catalogue.setdefault(str(row["item"]), len(catalogue))
@@ -48,10 +75,13 @@ def make_requests(events: list[dict[str, Any]], items: list[dict[str, Any]], opt
         catalogue.setdefault(str(e["item"]), len(catalogue))
     names = list(catalogue)
     provider_of = ["unknown"] * len(names)
-    for row in items:
-        value = row.get(options.provider_field)
-        first = value[0] if isinstance(value, list) and value else value if isinstance(value, str) and value else "unknown"
-        provider_of[catalogue[str(row["item"])]] = str(first)
+    if options.provider_hash is not None:
+        provider_of = [hashed_provider(name, options.provider_hash, options.seed) for name in names]
+    else:
+        for row in items:
+            value = row.get(options.provider_field)
+            first = value[0] if isinstance(value, list) and value else value if isinstance(value, str) and value else "unknown"
+            provider_of[catalogue[str(row["item"])]] = str(first)
 
     order = sorted(range(len(events)), key=lambda i: events[i]["ts"])  # stable
     events = [events[i] for i in order]
@@ -68,7 +98,7 @@ def make_requests(events: list[dict[str, Any]], items: list[dict[str, Any]], opt
     x = np.zeros((len(user_ids), len(names)), dtype=np.uint8)
     x[uidx[train], item_idx[train]] = 1
 
-    model = ItemKNN(options.neighbors, options.shrink).fit(x) if options.model == "itemknn" else Popularity().fit(x)
+    model = base_model(options).fit(x)
     popularity = Popularity().fit(x)
 
     in_test = (ts >= options.test_from) & ((ts < options.test_until) if options.test_until is not None else True)
@@ -122,6 +152,15 @@ def make_requests(events: list[dict[str, Any]], items: list[dict[str, Any]], opt
     total = max(float(interactions.sum()), 1.0)
     for row in providers.values():
         row["weight"] = row["weight"] / total
+    # positive training interactions per interval before the first request's interval, on
+    # the requests' clock (oldest first, empty intervals count): `rerank --traffic-history`
+    history_ts = ts[train & positive]
+    traffic: list[int] = []
+    if len(history_ts) and len(targets):
+        index = (history_ts // options.interval_seconds - first_ts // options.interval_seconds).astype(np.int64)
+        index = index[index < 0]
+        if len(index):
+            traffic = np.bincount(index - index.min(), minlength=int(-index.min())).tolist()
     stats = {
         "train_events": int(train.sum()),
         "requests": len(requests),
@@ -132,4 +171,5 @@ def make_requests(events: list[dict[str, Any]], items: list[dict[str, Any]], opt
         "hr@10": hits / len(requests) if requests else None,
         "model": options.model,
     }
-    return requests, sorted(providers.values(), key=lambda r: r["provider"]), stats
+    stats["traffic_history_intervals"] = len(traffic)
+    return requests, sorted(providers.values(), key=lambda r: r["provider"]), stats, traffic

@@ -123,6 +123,8 @@ class RerankContext:
     beta: float = 0.9
     deserved: str = "equal"
     forecast: str = "oracle"
+    # counts per interval before the stream (oldest first), read by last/mean/ewma forecasts
+    traffic_history: np.ndarray | None = None
 
     @functools.cached_property
     def n_items(self) -> np.ndarray:

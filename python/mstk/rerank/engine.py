@@ -125,6 +125,7 @@ class RerankJob:
     beta: float = 0.9
     deserved: str = "equal"
     forecast: str = "oracle"
+    traffic_history: np.ndarray | None = None
 
     def process(self, block: bytes, first_line: int, policy: ErrorPolicy) -> tuple[bytes, int, int]:
         """Re-rank the requests in ``block`` (whole lines, the first numbered ``first_line``).
@@ -191,7 +192,7 @@ class RerankJob:
         return RerankContext(
             k=self.k, weight=weight, threads=self.threads, seed=self.seed, n_items_given=n_items_given, batch=batch,
             min_exposure_given=min_exposure_given, min_exposure_default=self.min_exposure, beta=self.beta,
-            deserved=self.deserved, forecast=self.forecast,
+            deserved=self.deserved, forecast=self.forecast, traffic_history=self.traffic_history,
         )
 
     def _keep_allocations(self, result: RerankResult, batch: RerankBatch) -> None:

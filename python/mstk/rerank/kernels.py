@@ -60,7 +60,7 @@ def run_bankfair(batch: RerankBatch, ctx: RerankContext, params: dict[str, Any],
 
     index, traffic = targets.interval_traffic(batch)
     window = int(params.get("window", 3))
-    forecast = targets.forecast_matrix(traffic, window, ctx.forecast)
+    forecast = targets.forecast_matrix(traffic, window, ctx.forecast, ctx.traffic_history)
     n_items = np.maximum(np.asarray(ctx.n_items, dtype=np.float64), 0.0)
     gamma = targets.deserved_exposure(batch, ctx)
     v_ref = 0.0

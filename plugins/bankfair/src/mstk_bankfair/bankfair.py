@@ -27,7 +27,7 @@ class BankFair(Reranker):
     fidelity = (
         "BankFair (arXiv:2405.16120): Module 1 and the dual loop follow the official code; "
         "default variant=consistent fixes its unit mismatch, variant=official reproduces it; "
-        "the paper's GRU forecaster is replaced by --forecast oracle|last|mean"
+        "the paper's GRU forecaster is replaced by --forecast oracle|last|mean|ewma"
     )
     params = (
         Param("variant", str, "consistent", "consistent units, or the official code's (reproduction only)",
