@@ -6,7 +6,8 @@ doing the same job (argpartition + lexsort tie-break + bincount), on the same da
 Setting of specs/rerank.md (Performance): 500 candidates per request, K = 10, 200 random
 providers, intervals of 1,000 requests. JSON is excluded; the arrays are built once.
 Targets (issue 3): ≥ 200k req/s for topk, bankfair, min_regularizer, cpfair, k_neighbor;
-≥ 50k for bankfair_plus; ≥ 5× the numpy loop."""
+≥ 100k for pmmf and tfrom; ≥ 50k for bankfair_plus; ≥ 5× the numpy loop (numpy peers for
+topk, min_regularizer, cpfair and k_neighbor, each checked for identical lists)."""
 
 from __future__ import annotations
 
@@ -29,7 +30,11 @@ def numpy_topk(scores, k):
     return part[np.lexsort((part, -scores[part]))]
 
 
-def numpy_min_regularizer(s, p, intervals, lam, k):
+def numpy_online(s, p, intervals, k, rule):
+    """The online loop of the count-exposure methods in plain numpy: per request, ``rule``
+    turns the batch's exposure so far into provider prices (and optionally the blocked
+    providers), the k best by (unblocked, s − price, position) are chosen and shown by
+    score. Exposure resets at each interval."""
     lists = []
     exposure = np.zeros(N_PROV)
     batch_len = np.bincount(intervals)
@@ -38,13 +43,39 @@ def numpy_min_regularizer(s, p, intervals, lam, k):
         if intervals[t] != current:
             current = intervals[t]
             exposure[:] = 0
-        key = s[t] + lam * (exposure.min() - exposure[p[t]]) / batch_len[current]
-        chosen = np.argpartition(-key, k - 1)[:k]
-        chosen = chosen[np.lexsort((chosen, -key[chosen]))]
+        price, blocked = rule(exposure, batch_len[current])
+        key = s[t] - price[p[t]]
+        if blocked is None:
+            chosen = np.argpartition(-key, k - 1)[:k]
+            chosen = chosen[np.lexsort((chosen, -key[chosen]))]
+        else:
+            chosen = np.lexsort((np.arange(len(key)), -key, blocked[p[t]]))[:k]
         chosen = chosen[np.lexsort((chosen, -s[t][chosen]))]  # display by score
         exposure += np.bincount(p[t][chosen], minlength=N_PROV)
         lists.append(chosen)
     return lists
+
+
+def min_regularizer_rule(lam):
+    def rule(b, length):
+        return (lam / length) * (b - b.min()), None
+    return rule
+
+
+def cpfair_rule(lam):
+    def rule(b, length):
+        return -lam * (1.0 - b / (b.sum() + 1e-5)), None
+    return rule
+
+
+def k_neighbor_rule(neighbors):
+    ids = np.arange(N_PROV)
+
+    def rule(b, length):
+        blocked = np.ones(N_PROV, dtype=bool)
+        blocked[np.lexsort((ids, b))[:neighbors]] = False
+        return np.zeros(N_PROV), blocked
+    return rule
 
 
 def best_of(fn, repeat: int = 3):
@@ -92,6 +123,8 @@ def main() -> None:
         "min_regularizer": online("min_regularizer", {"lambda": 30.0}),
         "cpfair": online("cpfair", {"lambda": 1.0}),
         "k_neighbor": online("k_neighbor", {"k": 3}),
+        "pmmf": online("pmmf", {"lambda": 0.1, "eta": 1e-3, "gamma": 0.1, "batch": 256, "share": [1 / N_PROV] * N_PROV}),
+        "tfrom": online("tfrom", {"share": [1 / N_PROV] * N_PROV}),
         "bankfair": bankfair(False),
         "bankfair_plus": bankfair(True),
     }.items():
@@ -102,17 +135,22 @@ def main() -> None:
     peer_t = min(T, 4000)
     np_top, seconds = best_of(lambda: [numpy_topk(s[t], K) for t in range(peer_t)])
     runs["numpy topk"] = {"requests_per_s": peer_t / seconds}
-    np_minreg, seconds = best_of(lambda: numpy_min_regularizer(s[:peer_t], p[:peer_t], intervals[:peer_t], 30.0, K))
-    runs["numpy min_regularizer"] = {"requests_per_s": peer_t / seconds}
 
     def lists(out, n):
         so, sel = out["sel_offsets"], out["sel"]
         return [sel[so[t] : so[t + 1]].tolist() for t in range(n)]
 
-    same_topk = lists(outputs["topk"], peer_t) == [x.tolist() for x in np_top]
-    sub = _core.run_online(offsets[: peer_t + 1], flat_s[: peer_t * N_CAND], flat_p[: peer_t * N_CAND], N_PROV, order[:peer_t],
-                           intervals[:peer_t], weight, K, "min_regularizer", {"lambda": 30.0}, 1)
-    same_minreg = lists(sub, peer_t) == [x.tolist() for x in np_minreg]
+    same = {"topk": lists(outputs["topk"], peer_t) == [x.tolist() for x in np_top]}
+    for name, params, rule in [
+        ("min_regularizer", {"lambda": 30.0}, min_regularizer_rule(30.0)),
+        ("cpfair", {"lambda": 1.0}, cpfair_rule(1.0)),
+        ("k_neighbor", {"k": 3}, k_neighbor_rule(3)),
+    ]:
+        peer_lists, seconds = best_of(lambda: numpy_online(s[:peer_t], p[:peer_t], intervals[:peer_t], K, rule))
+        runs[f"numpy {name}"] = {"requests_per_s": peer_t / seconds}
+        sub = _core.run_online(offsets[: peer_t + 1], flat_s[: peer_t * N_CAND], flat_p[: peer_t * N_CAND], N_PROV, order[:peer_t],
+                               intervals[:peer_t], weight, K, name, params, 1)
+        same[name] = lists(sub, peer_t) == [x.tolist() for x in peer_lists]
     # The same kernels without the Python boundary (whose input copies cost as much as the
     # selection itself here): a Rust example on equivalent random data.
     root = Path(__file__).resolve().parent.parent
@@ -123,11 +161,11 @@ def main() -> None:
     payload = {
         "environment": environment(["mstk", "numpy"]),
         "setting": {"requests": T, "candidates": N_CAND, "k": K, "providers": N_PROV, "threads": 1},
-        "identical_lists": {"topk": same_topk, "min_regularizer": same_minreg},
+        "identical_lists": same,
         "runs": runs,
     }
-    peers = {"topk": "numpy topk", "min_regularizer": "numpy min_regularizer",
-             "topk (pure Rust)": "numpy topk", "min_regularizer (pure Rust)": "numpy min_regularizer"}
+    peers = {name: f"numpy {base}" for base in ("topk", "min_regularizer", "cpfair", "k_neighbor")
+             for name in (base, f"{base} (pure Rust)")}
     rows = []
     for name, r in sorted(runs.items(), key=lambda item: ("numpy" in item[0], "pure" in item[0])):
         ratio = f"{r['requests_per_s'] / runs[peers[name]]['requests_per_s']:.1f}×" if name in peers else ""

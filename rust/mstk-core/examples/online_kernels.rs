@@ -47,9 +47,25 @@ fn main() {
                 batch: BatchSpec::Interval,
             },
         ),
+        (
+            "pmmf",
+            OnlineMethod::Pmmf {
+                lambda: 0.1,
+                eta: 1e-3,
+                gamma: 0.1,
+                batch: BatchSpec::Size(256),
+                share: vec![1.0 / p as f64; p],
+            },
+        ),
+        (
+            "tfrom",
+            OnlineMethod::Tfrom {
+                share: vec![1.0 / p as f64; p],
+            },
+        ),
     ] {
         let mut best = f64::INFINITY;
-        for _ in 0..3 {
+        for _ in 0..5 {
             let start = Instant::now();
             pool.install(|| {
                 let problem = OnlineProblem {

@@ -351,7 +351,15 @@ fn run_tfrom(problem: &OnlineProblem, share: &[f64], sel_offsets: &[i64], out: &
     let weights = position_weights(k);
     let total_weight: f64 = weights.iter().sum();
     let mut target = vec![0.0; req.n_providers];
+    let n_prov = req.n_providers;
+    // per provider: its best untaken candidates this request (score desc, position asc),
+    // `head` the next one; `open` lists the providers that can take a slot at all
+    let mut best_of: Vec<Vec<u32>> = vec![Vec::new(); n_prov];
+    let mut head = vec![0usize; n_prov];
+    let mut is_open = vec![false; n_prov];
+    let mut open: Vec<usize> = Vec::new();
     let mut by_score: Vec<u32> = Vec::new();
+    let mut scratch = TopKScratch::default();
     let mut taken: Vec<bool> = Vec::new();
     let mut slots: Vec<Option<u32>> = Vec::with_capacity(k);
     for &ti in problem.order {
@@ -361,39 +369,101 @@ fn run_tfrom(problem: &OnlineProblem, share: &[f64], sel_offsets: &[i64], out: &
         for (p, goal) in target.iter_mut().enumerate() {
             *goal += total_weight * share[p];
         }
-        by_score.clear();
-        by_score.extend(0..s.len() as u32);
-        by_score.sort_by(|&a, &b| s[b as usize].total_cmp(&s[a as usize]).then(a.cmp(&b)));
+        let k_t = k.min(s.len());
         taken.clear();
         taken.resize(s.len(), false);
         slots.clear();
-        let k_t = k.min(s.len());
+        // A slot takes the best untaken candidate whose provider stays within its target.
+        // The best untaken candidate of a provider is always the head of its own ranking,
+        // so a slot only compares the heads of the providers that fit. Exposure only grows
+        // within a request and w_k shrinks with k, so a provider that misses its target
+        // even at the last slot's weight is never asked; at most k_t candidates of any
+        // provider can be taken, so only its k_t best are ranked.
+        if k_t == 0 {
+            out.dcg[t] = 0.0; // a request without candidates gets an empty list
+            continue;
+        }
+        let w_last = weights[k_t - 1];
+        for &p in &open {
+            is_open[p] = false;
+        }
+        open.clear();
+        for p in 0..n_prov {
+            if out.exposure[p] + w_last <= target[p] {
+                is_open[p] = true;
+                open.push(p);
+                best_of[p].clear();
+                head[p] = 0;
+            }
+        }
+        if !open.is_empty() {
+            for (j, &p) in prov.iter().enumerate() {
+                let p = p as usize;
+                if !is_open[p] {
+                    continue;
+                }
+                let list = &mut best_of[p];
+                let j = j as u32;
+                if list.len() == k_t {
+                    // positions ascend, so an equal score never displaces an earlier one
+                    if s[j as usize] <= s[list[k_t - 1] as usize] {
+                        continue;
+                    }
+                    list.pop();
+                }
+                let at = list.partition_point(|&i| s[i as usize] >= s[j as usize]);
+                list.insert(at, j);
+            }
+        }
         for w in &weights[..k_t] {
             let exposure = &out.exposure;
-            let pick = by_score.iter().copied().find(|&j| {
-                !taken[j as usize]
-                    && exposure[prov[j as usize] as usize] + w <= target[prov[j as usize] as usize]
-            });
+            let mut chosen: Option<(usize, u32)> = None;
+            for &p in &open {
+                let Some(&j) = best_of[p].get(head[p]) else {
+                    continue;
+                };
+                if exposure[p] + w > target[p] {
+                    continue;
+                }
+                let better = match chosen {
+                    None => true,
+                    Some((_, c)) => {
+                        s[j as usize] > s[c as usize] || (s[j as usize] == s[c as usize] && j < c)
+                    }
+                };
+                if better {
+                    chosen = Some((p, j));
+                }
+            }
+            if let Some((p, _)) = chosen {
+                head[p] += 1;
+            }
+            let pick = chosen.map(|(_, j)| j);
             if let Some(j) = pick {
                 taken[j as usize] = true;
                 out.exposure[prov[j as usize] as usize] += w;
             }
             slots.push(pick);
         }
-        // fill step: empty slots, in order, get the best remaining items
-        let mut rest = by_score
-            .iter()
-            .copied()
-            .filter(|&j| !taken[j as usize])
-            .collect::<Vec<_>>()
-            .into_iter();
+        // fill step: empty slots, in order, get the best remaining items. Fewer than k_t
+        // are taken when a slot is empty, so the k_t best by score hold enough of them
+        // (top-K's own selection, already in score-desc, position-asc order).
         let start = sel_offsets[t] as usize;
         let mut dcg = 0.0;
+        let mut rest = None;
         for (slot, pick) in slots.iter().enumerate() {
             let j = match pick {
                 Some(j) => *j,
                 None => {
-                    let j = rest.next().expect("a request has at least k_t candidates");
+                    let rest = rest.get_or_insert_with(|| {
+                        topk_priced(s, prov, None, 1.0, k_t, None, &mut scratch, &mut by_score);
+                        0usize
+                    });
+                    while taken[by_score[*rest] as usize] {
+                        *rest += 1;
+                    }
+                    let j = by_score[*rest];
+                    *rest += 1;
                     out.exposure[prov[j as usize] as usize] += weights[slot];
                     j
                 }
@@ -423,31 +493,55 @@ pub fn run_online(problem: &OnlineProblem, method: &OnlineMethod) -> CoreResult<
     let dcg = vec![0.0; t_total];
     let mut idcg = vec![0.0; t_total];
 
-    // The ideal list (unpriced top-K) of every request: independent, so parallel.
-    // Chunks of the output are disjoint per request, so we split `sel` accordingly.
-    let ideal_lists: Vec<Vec<u32>> = (0..t_total)
-        .into_par_iter()
-        .map_init(
-            || (TopKScratch::default(), Vec::new()),
-            |(scratch, out), t| {
-                let r = req.range(t);
-                topk_priced(
-                    &req.score[r.clone()],
-                    &req.provider[r],
-                    None,
-                    1.0,
-                    k,
-                    None,
-                    scratch,
-                    out,
-                );
-                out.clone()
-            },
-        )
-        .collect();
-    for (t, list) in ideal_lists.iter().enumerate() {
+    // The ideal list (unpriced top-K) of every request: independent, so parallel. Only
+    // top-K itself keeps the lists; the other methods need just their DCG (no list
+    // allocated per request).
+    let ideal = |scratch: &mut TopKScratch, list: &mut Vec<u32>, t: usize| {
+        let r = req.range(t);
+        topk_priced(
+            &req.score[r.clone()],
+            &req.provider[r],
+            None,
+            1.0,
+            k,
+            None,
+            scratch,
+            list,
+        );
+    };
+    let ideal_dcg = |list: &[u32], t: usize| {
         let s = &req.score[req.range(t)];
-        idcg[t] = dcg_in_order(list.iter().map(|&j| s[j as usize]), &weights);
+        dcg_in_order(list.iter().map(|&j| s[j as usize]), &weights)
+    };
+    let ideal_lists: Vec<Vec<u32>> = if matches!(method, OnlineMethod::TopK) {
+        (0..t_total)
+            .into_par_iter()
+            .map_init(
+                || (TopKScratch::default(), Vec::new()),
+                |(scratch, list), t| {
+                    ideal(scratch, list, t);
+                    list.clone()
+                },
+            )
+            .collect()
+    } else {
+        Vec::new()
+    };
+    if ideal_lists.is_empty() {
+        (0..t_total)
+            .into_par_iter()
+            .map_init(
+                || (TopKScratch::default(), Vec::new()),
+                |(scratch, list), t| {
+                    ideal(scratch, list, t);
+                    ideal_dcg(list, t)
+                },
+            )
+            .collect_into_vec(&mut idcg);
+    } else {
+        for (t, list) in ideal_lists.iter().enumerate() {
+            idcg[t] = ideal_dcg(list, t);
+        }
     }
 
     let mut out_lists = OutLists {
@@ -497,11 +591,33 @@ pub fn run_online(problem: &OnlineProblem, method: &OnlineMethod) -> CoreResult<
             }
             let lens = batch_lengths(problem.order, problem.interval, *batch)?;
             let mut ranked: Vec<usize> = (0..req.n_providers).collect();
+            let mut least: Vec<usize> = Vec::with_capacity(*neighbors);
             run_batched(problem, &lens, &mut out_lists, |b, _, _, blocked| {
                 // eligible = the `neighbors` providers with least exposure (ties: lower id)
                 blocked.iter_mut().for_each(|x| *x = true);
-                let by_exposure = |x: &usize, y: &usize| b[*x].total_cmp(&b[*y]).then(x.cmp(y));
                 let take = (*neighbors).min(ranked.len());
+                if take <= 8 {
+                    // a few: one pass keeping them sorted (ids ascend, so ties keep the lower)
+                    least.clear();
+                    for (p, &e) in b.iter().enumerate() {
+                        if least.len() == take && e >= b[least[take - 1]] {
+                            continue;
+                        }
+                        if least.len() == take {
+                            least.pop();
+                        }
+                        let mut i = least.len();
+                        while i > 0 && e < b[least[i - 1]] {
+                            i -= 1;
+                        }
+                        least.insert(i, p);
+                    }
+                    for &p in &least {
+                        blocked[p] = false;
+                    }
+                    return true;
+                }
+                let by_exposure = |x: &usize, y: &usize| b[*x].total_cmp(&b[*y]).then(x.cmp(y));
                 if take < ranked.len() {
                     ranked.select_nth_unstable_by(take - 1, by_exposure);
                 }

@@ -43,8 +43,13 @@ impl<'a> Ragged<'a> {
                 score.len()
             )));
         }
-        // `all` over plain comparisons vectorises; look for the culprit only on failure.
-        if !score.iter().all(|s| s.is_finite()) {
+        // A fold without early exit vectorises (`all` stops at each element, so it does not);
+        // chunks keep the early exit coarse. Look for the culprit only on failure.
+        const CHUNK: usize = 1024;
+        if !score
+            .chunks(CHUNK)
+            .all(|c| c.iter().fold(true, |ok, s| ok & s.is_finite()))
+        {
             let i = score.iter().position(|s| !s.is_finite()).unwrap_or(0);
             return Err(CoreError::parameter(format!(
                 "score {i} is not finite ({})",
@@ -52,7 +57,10 @@ impl<'a> Ragged<'a> {
             )));
         }
         let bound = n_providers.min(i32::MAX as usize) as u32;
-        if !provider.iter().all(|&p| (p as u32) < bound) {
+        if !provider
+            .chunks(CHUNK)
+            .all(|c| c.iter().fold(true, |ok, &p| ok & ((p as u32) < bound)))
+        {
             let i = provider
                 .iter()
                 .position(|&p| p < 0 || p as usize >= n_providers)

@@ -37,10 +37,25 @@ fn rank_order(a: &Entry, b: &Entry) -> Ordering {
     }
 }
 
+/// Insert `e` into `list` (sorted by key descending; equal keys keep arrival order),
+/// shifting as it searches from the back: new entries usually land near the bottom, and
+/// for a list of k ≤ 32 this beats `Vec::insert`'s memmove call.
+#[inline(always)]
+fn insert_by_key(list: &mut Vec<Entry>, e: Entry) {
+    list.push(e);
+    let mut i = list.len() - 1;
+    while i > 0 && e.key > list[i - 1].key {
+        list[i] = list[i - 1];
+        i -= 1;
+    }
+    list[i] = e;
+}
+
 /// Reusable buffers, so the online loop allocates nothing per request.
 #[derive(Default)]
 pub struct TopKScratch {
     best: Vec<Entry>,
+    filler: Vec<Entry>,
 }
 
 /// Small k: keep a sorted buffer of the k best seen so far; most candidates are rejected
@@ -103,32 +118,49 @@ pub fn topk_priced(
                 key,
                 pos: j as u32,
             };
-            let mut i = best.len();
-            while i > 0 && key > best[i - 1].key {
-                i -= 1;
-            }
-            best.insert(i, e);
+            insert_by_key(best, e);
             if best.len() == k {
                 threshold = best[k - 1].key;
             }
         }
     } else if k <= INSERTION_MAX_K {
+        // Blocked providers only fill: keep the k best unblocked and the k best blocked
+        // candidates apart (each by key desc, position asc, with the one-comparison
+        // rejection above), then take unblocked first. Cheaper than comparing the
+        // blocked flag inside every comparison.
+        let b = blocked.expect("the unblocked case is handled above");
+        let filler = &mut scratch.filler;
+        filler.clear();
+        let (mut open_min, mut fill_min) = (f64::NEG_INFINITY, f64::NEG_INFINITY);
         for j in 0..n {
-            let e = entry(j);
-            if best.len() == k {
-                if !better(&e, &best[k - 1]) {
+            let p = provider[j] as usize;
+            let key = match price {
+                Some(pr) => w * score[j] - pr[p],
+                None => w * score[j],
+            };
+            let (list, threshold) = if b[p] {
+                (&mut *filler, &mut fill_min)
+            } else {
+                (&mut *best, &mut open_min)
+            };
+            if list.len() == k {
+                if key <= *threshold {
                     continue;
                 }
-                best.pop();
+                list.pop();
             }
-            // Insert keeping `best` sorted best-first; scanning from the back is cheap
-            // because new entries are usually near the bottom.
-            let mut i = best.len();
-            while i > 0 && better(&e, &best[i - 1]) {
-                i -= 1;
+            let e = Entry {
+                blocked: false,
+                key,
+                pos: j as u32,
+            };
+            insert_by_key(list, e);
+            if list.len() == k {
+                *threshold = list[k - 1].key;
             }
-            best.insert(i, e);
         }
+        let room = k - best.len();
+        best.extend(filler.iter().take(room).copied());
     } else {
         best.extend((0..n).map(entry));
         if k < n {
@@ -200,6 +232,52 @@ mod tests {
         let s = [0.9, 0.8, 0.1];
         let out = run(&s, &[0, 0, 1], None, 2, Some(&[true, false]));
         assert_eq!(out, vec![0, 2]);
+    }
+
+    #[test]
+    fn random_ties_and_blocking_match_a_full_sort() {
+        // scores from a 4-value set (many ties), random prices and blocked providers
+        let mut state = 12345u64;
+        let mut next = move || {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state
+        };
+        for round in 0..400 {
+            let n = (next() % 40) as usize;
+            let n_prov = 1 + (next() % 6) as usize;
+            let s: Vec<f64> = (0..n).map(|_| (next() % 4) as f64 * 0.25).collect();
+            let prov: Vec<i32> = (0..n).map(|_| (next() % n_prov as u64) as i32).collect();
+            let price: Vec<f64> = (0..n_prov).map(|_| (next() % 3) as f64 * 0.25).collect();
+            let blocked: Vec<bool> = (0..n_prov).map(|_| next() % 3 == 0).collect();
+            let k = 1 + (next() % 12) as usize;
+            let use_price = round % 2 == 0;
+            let use_blocked = round % 3 != 0;
+            let got = run(
+                &s,
+                &prov,
+                use_price.then_some(&price[..]),
+                k,
+                use_blocked.then_some(&blocked[..]),
+            );
+            let mut all: Vec<Entry> = (0..n)
+                .map(|j| Entry {
+                    blocked: use_blocked && blocked[prov[j] as usize],
+                    key: s[j]
+                        - if use_price {
+                            price[prov[j] as usize]
+                        } else {
+                            0.0
+                        },
+                    pos: j as u32,
+                })
+                .collect();
+            all.sort_by(rank_order);
+            let mut want: Vec<u32> = all[..k.min(n)].iter().map(|e| e.pos).collect();
+            want.sort_by(|&a, &b| s[b as usize].total_cmp(&s[a as usize]).then(a.cmp(&b)));
+            assert_eq!(got, want, "round {round}");
+        }
     }
 
     #[test]
