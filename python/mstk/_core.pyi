@@ -99,6 +99,8 @@ def run_bankfair(
     plus: bool = False,
     gamma: npt.NDArray[np.float64] | None = None,
     v_ref: float = 0.0,
+    mu0: npt.NDArray[np.float64] | None = None,
+    g_cum0: npt.NDArray[np.float64] | None = None,
 ) -> dict[str, npt.NDArray[np.generic]]: ...
 
 @final

@@ -11,6 +11,17 @@ from mstk.cli.options import CommonOptions, jsonl_command
 from mstk.errors import ParameterError
 
 
+def write_atomically(path: str, data: bytes) -> None:
+    """Write to a temporary file beside ``path``, then rename: a run that dies midway
+    leaves the previous state intact."""
+    import os
+
+    temporary = f"{path}.tmp{os.getpid()}"
+    with open(temporary, "wb") as f:
+        f.write(data)
+    os.replace(temporary, path)
+
+
 def parse_param_pairs(pairs: tuple[str, ...]) -> dict[str, str]:
     params: dict[str, str] = {}
     for pair in pairs:
@@ -59,13 +70,18 @@ def load_config_params(path: str) -> dict[str, Any]:
 @click.option("--traffic-history", "traffic_history_path", type=click.Path(exists=True, dir_okay=False), default=None,
               help="JSON list of request counts per interval before the stream, oldest first "
                    "(`mstk recsys score --traffic-out` writes it).")
+@click.option("--state-in", "state_in_path", type=click.Path(exists=True, dir_okay=False), default=None,
+              help="Continue the run that wrote this state (--state-out): same method and settings, later intervals.")
+@click.option("--state-out", "state_out_path", type=click.Path(dir_okay=False), default=None,
+              help="Save the run's state (interval clock, traffic, exposure, the method's duals/estates/targets) "
+                   "for a later --state-in.")
 @click.option("--metrics", "metrics_path", type=click.Path(dir_okay=False), default=None,
               help="Write the run's per-interval allocations and deliveries (BankFair's Module 1) and exposure as JSON.")
 @click.option("--list-methods", is_flag=True, help="Print the available methods and their parameters as JSON, then exit.")
 @click.pass_obj
 def rerank(pm, common: CommonOptions, method: str, k: int, param_pairs, config, providers_path, interval_length,
            ts_unit, normalize, keep_candidates, missing_provider, min_exposure, beta, deserved, forecast,
-           traffic_history_path, metrics_path, list_methods) -> None:
+           traffic_history_path, state_in_path, state_out_path, metrics_path, list_methods) -> None:
     """Re-rank each request's candidates into a top-K list, online, in time order.
 
     INPUT is JSONL with one request per line: "items", "scores", "providers" arrays (or
@@ -79,6 +95,7 @@ def rerank(pm, common: CommonOptions, method: str, k: int, param_pairs, config, 
     from mstk.io import Stopwatch, emit_summary, iter_blocks, open_input, open_output, prefetched
     from mstk.plugins import rerankers
     from mstk.rerank.engine import IntervalClock, ProviderTable, RerankJob, parse_interval_length
+    from mstk.rerank.state import RunState
     from mstk.rerank.targets import read_traffic_history
 
     methods = rerankers(pm)
@@ -96,6 +113,22 @@ def rerank(pm, common: CommonOptions, method: str, k: int, param_pairs, config, 
     except ParameterError as exc:
         raise click.UsageError(str(exc)) from None
 
+    settings = {
+        "method": method, "k": k, "params": params, "normalize": normalize, "missing_provider": missing_provider,
+        "min_exposure": min_exposure, "beta": beta, "deserved": deserved, "forecast": forecast,
+        "interval": interval_length, "ts_unit": ts_unit,
+    }
+    state_in = None
+    if state_in_path or state_out_path:
+        if method_cls.resume_mode(params) is None:
+            raise click.UsageError(f"method {method!r} with these parameters cannot continue a saved run "
+                                   "(its batches span intervals); use batch=interval or drop --state-in/--state-out")
+        if state_in_path:
+            state_in = RunState.load(state_in_path)
+            try:
+                state_in.check_settings(settings, state_in_path)
+            except ParameterError as exc:
+                raise click.UsageError(str(exc)) from None
     stream, source = open_input(common.input)
     job = RerankJob(
         method=method_cls(), params=params, k=k, normalize=normalize, keep_candidates=keep_candidates,
@@ -103,6 +136,7 @@ def rerank(pm, common: CommonOptions, method: str, k: int, param_pairs, config, 
         clock=clock, threads=common.threads, seed=common.seed, min_exposure=min_exposure, beta=beta,
         deserved=deserved, forecast=forecast,
         traffic_history=read_traffic_history(traffic_history_path) if traffic_history_path else None,
+        state_in=state_in, state_source=state_in_path or "", settings=settings,
     )
     policy = common.error_policy(source)
     watch = Stopwatch()
@@ -124,6 +158,8 @@ def rerank(pm, common: CommonOptions, method: str, k: int, param_pairs, config, 
         policy.close()
         if common.output != "-":
             out.close()
+    if state_out_path:
+        write_atomically(state_out_path, job.final_state().dumps())
     if metrics_path:
         with open(metrics_path, "wb") as f:
             f.write(orjson.dumps({

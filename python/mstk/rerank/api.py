@@ -125,6 +125,9 @@ class RerankContext:
     forecast: str = "oracle"
     # counts per interval before the stream (oldest first), read by last/mean/ewma forecasts
     traffic_history: np.ndarray | None = None
+    # first interval of the horizon when a run continues a saved state (the interval after
+    # the last one served); None = the first interval in the input
+    horizon_start: int | None = None
 
     @functools.cached_property
     def n_items(self) -> np.ndarray:
@@ -174,6 +177,15 @@ class Reranker:
 
     def run(self, batch: RerankBatch, ctx: RerankContext, params: dict[str, Any], state: bytes | None = None) -> RerankResult:
         raise NotImplementedError
+
+    @classmethod
+    def resume_mode(cls, params: dict[str, Any]) -> str | None:
+        """How ``--state-in/--state-out`` treat this method with these parameters:
+        ``"interval"``: nothing carries past an interval boundary (batch methods reset
+        there), so a later run continues at a later interval without method state;
+        ``"state"``: ``run`` reads ``state`` and returns ``RerankResult.state`` (JSON
+        bytes); ``None`` (the default): the method cannot continue a saved run."""
+        return None
 
     @classmethod
     def summary(cls) -> str:

@@ -18,6 +18,7 @@ from mstk import _core
 from mstk.errors import InputError, ParameterError
 from mstk.io import ErrorPolicy
 from mstk.rerank.api import RerankBatch, RerankContext, RerankResult, Reranker
+from mstk.rerank.state import RunState
 
 _UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
 
@@ -126,6 +127,18 @@ class RerankJob:
     deserved: str = "equal"
     forecast: str = "oracle"
     traffic_history: np.ndarray | None = None
+    # --state-in / --state-out: the saved run this one continues (or None), and the state
+    # after the blocks processed so far (None until the first block)
+    state_in: RunState | None = None
+    state_source: str = ""
+    settings: dict[str, Any] = field(default_factory=dict)
+    _interval_counts: dict[int, int] = field(default_factory=dict)
+    _run_exposure: dict[str, float] = field(default_factory=dict)
+    _method_state: Any = None
+
+    def __post_init__(self) -> None:
+        if self.state_in is not None and self.state_in.origin is not None and self.clock.origin is None:
+            self.clock.origin = self.state_in.origin
 
     def process(self, block: bytes, first_line: int, policy: ErrorPolicy) -> tuple[bytes, int, int]:
         """Re-rank the requests in ``block`` (whole lines, the first numbered ``first_line``).
@@ -145,6 +158,11 @@ class RerankJob:
             self.records_read += len(bad)
             return b"", 0, parsed.next_line
         interval = self.clock.assign(parsed.interval, parsed.ts, parsed.line, policy.source)
+        served = self.state_in.last_interval if self.state_in is not None else None
+        if served is not None and (interval <= served).any():
+            line = int(parsed.line[np.argmax(interval <= served)])
+            raise InputError(policy.source, line, f"interval {int(interval[np.argmax(interval <= served)])} was already served by "
+                             f"the run that wrote {self.state_source}; a continued run starts at interval {served + 1} or later")
         ts = parsed.ts
         ts_key = np.where(np.isnan(ts), np.inf, ts) if not np.isnan(ts).all() else np.zeros_like(ts)
         order = np.lexsort((ts_key, interval)).astype(np.int64)  # lexsort is stable
@@ -162,13 +180,15 @@ class RerankJob:
             item_ids=parsed.item_ids,
         )
         ctx = self._context(batch)
-        result = self.method.run(batch, ctx, self.params)
+        carried = self._method_state if self._method_state is not None else (self.state_in.method_state if self.state_in else None)
+        result = self.method.run(batch, ctx, self.params, None if carried is None else orjson.dumps(carried))
         self._check(result, batch)
         if result.dcg is None or result.idcg is None or result.exposure is None:
             fill_list_metrics(result, batch, ctx)
         for name, e in zip(batch.provider_names, result.exposure.tolist()):
             self.exposure[name] = self.exposure.get(name, 0.0) + e
         self._keep_allocations(result, batch)
+        self._advance_state(result, batch)
         try:
             out = parsed.write_results(interval, score, result.sel_offsets, result.sel, result.dcg, result.idcg, self.threads)
         except _core.RecordError as exc:
@@ -192,14 +212,56 @@ class RerankJob:
         return RerankContext(
             k=self.k, weight=weight, threads=self.threads, seed=self.seed, n_items_given=n_items_given, batch=batch,
             min_exposure_given=min_exposure_given, min_exposure_default=self.min_exposure, beta=self.beta,
-            deserved=self.deserved, forecast=self.forecast, traffic_history=self.traffic_history,
+            deserved=self.deserved, forecast=self.forecast, traffic_history=self._history(),
+            horizon_start=self.state_in.last_interval + 1 if self.state_in is not None and self.state_in.last_interval is not None else None,
         )
+
+    def _history(self) -> np.ndarray | None:
+        """Counts before this run's horizon: a saved run's traffic (which began with its own
+        --traffic-history) wins over --traffic-history."""
+        if self.state_in is not None and self.state_in.traffic:
+            return np.asarray(self.state_in.traffic, dtype=np.float64)
+        return self.traffic_history
+
+    def _advance_state(self, result: RerankResult, batch: RerankBatch) -> None:
+        """Accumulate what a later run needs: requests per interval, exposure per provider
+        and the method's own state (see ``final_state``)."""
+        if not batch.n_requests:
+            return
+        values, counts = np.unique(batch.interval, return_counts=True)
+        for n, c in zip(values.tolist(), counts.tolist()):
+            self._interval_counts[n] = self._interval_counts.get(n, 0) + c
+        for name, e in zip(batch.provider_names, np.asarray(result.exposure, dtype=np.float64).tolist()):
+            self._run_exposure[name] = self._run_exposure.get(name, 0.0) + e
+        if result.state is not None:
+            self._method_state = orjson.loads(result.state)
+
+    def final_state(self) -> RunState:
+        """The state a later run continues from (``--state-out``)."""
+        before = self.state_in
+        last = before.last_interval if before is not None else None
+        if self._interval_counts:
+            start = last + 1 if last is not None else min(self._interval_counts)
+            last = max(self._interval_counts)
+            new = [float(self._interval_counts.get(n, 0)) for n in range(start, last + 1)]
+        else:
+            new = []
+        if before is not None:
+            traffic = list(before.traffic)
+        else:
+            traffic = [] if self.traffic_history is None else np.asarray(self.traffic_history, dtype=np.float64).tolist()
+        exposure = dict(before.exposure) if before is not None else {}
+        for name, e in self._run_exposure.items():
+            exposure[name] = exposure.get(name, 0.0) + e
+        method_state = self._method_state if self._method_state is not None else (before.method_state if before else None)
+        return RunState(settings=self.settings, origin=self.clock.origin, last_interval=last, traffic=traffic + new,
+                        exposure=exposure, method_state=method_state)
 
     def _keep_allocations(self, result: RerankResult, batch: RerankBatch) -> None:
         allocated, delivered = result.extra.get("allocated"), result.extra.get("delivered")
         if allocated is None or delivered is None:
             return
-        first = int(batch.interval.min()) if batch.n_requests else 0
+        first = result.extra.get("horizon_start", int(batch.interval.min()) if batch.n_requests else 0)
         names = batch.provider_names
         for n, (a_row, d_row) in enumerate(zip(allocated.tolist(), delivered.tolist())):
             self.allocations.append({

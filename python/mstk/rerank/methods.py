@@ -19,3 +19,7 @@ class TopK(Reranker):
 
     def run(self, batch: RerankBatch, ctx: RerankContext, params: dict[str, Any], state: bytes | None = None) -> RerankResult:
         return kernels.run_online(batch, ctx, "topk")
+
+    @classmethod
+    def resume_mode(cls, params: dict[str, Any]) -> str | None:
+        return "interval"  # no state: a later run only continues the clock and the totals

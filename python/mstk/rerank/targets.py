@@ -39,11 +39,14 @@ def minimum_exposure(batch: RerankBatch, ctx: RerankContext) -> np.ndarray:
     return m
 
 
-def interval_traffic(batch: RerankBatch) -> tuple[np.ndarray, np.ndarray]:
+def interval_traffic(batch: RerankBatch, start: int | None = None) -> tuple[np.ndarray, np.ndarray]:
     """(interval index 0..N−1 per request, traffic r_n per interval); the horizon runs from
-    the first to the last interval, empty ones included."""
-    first = int(batch.interval.min()) if batch.n_requests else 0
+    ``start`` (default: the first interval in the batch) to the last interval, empty ones
+    included."""
+    first = (int(batch.interval.min()) if batch.n_requests else 0) if start is None else start
     index = (batch.interval - first).astype(np.int64)
+    if batch.n_requests and index.min() < 0:
+        raise ParameterError(f"interval {int(batch.interval.min())} lies before the horizon's start {first}")
     traffic = np.bincount(index, minlength=int(index.max()) + 1 if batch.n_requests else 0).astype(np.float64)
     return index, traffic
 

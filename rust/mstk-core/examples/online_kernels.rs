@@ -61,6 +61,8 @@ fn main() {
             "tfrom",
             OnlineMethod::Tfrom {
                 share: vec![1.0 / p as f64; p],
+                target0: vec![],
+                spent0: vec![],
             },
         ),
     ] {

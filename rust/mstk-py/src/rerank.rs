@@ -164,7 +164,20 @@ fn parse_method(method: &str, params: Option<&Bound<'_, PyDict>>) -> PyResult<On
             lambda: get_f64("lambda", 1.0)?,
             batch: batch()?,
         }),
-        "tfrom" => Ok(OnlineMethod::Tfrom { share: share()? }),
+        "tfrom" => {
+            let optional = |name: &str| -> PyResult<Vec<f64>> {
+                params
+                    .map(|d| d.get_item(name))
+                    .transpose()?
+                    .flatten()
+                    .map_or(Ok(Vec::new()), |v| v.extract())
+            };
+            Ok(OnlineMethod::Tfrom {
+                share: share()?,
+                target0: optional("target0")?,
+                spent0: optional("spent0")?,
+            })
+        }
         "fairrec" => Ok(OnlineMethod::FairRec {
             alpha: get_f64("alpha", 0.8)?,
             batch: batch()?,
@@ -236,6 +249,7 @@ fn lists_dict(py: Python<'_>, out: OnlineOutput) -> PyResult<Bound<'_, PyDict>> 
     d.set_item("dcg", out.dcg.into_pyarray(py))?;
     d.set_item("idcg", out.idcg.into_pyarray(py))?;
     d.set_item("exposure", out.exposure.into_pyarray(py))?;
+    d.set_item("carry", out.carry.into_pyarray(py))?;
     Ok(d)
 }
 
@@ -319,7 +333,7 @@ fn bankfair_params(params: Option<&Bound<'_, PyDict>>, plus: bool) -> PyResult<B
 /// BankFair (consistent variant): lists in input order plus allocations and deliveries
 /// per interval and provider (N×P).
 #[pyfunction]
-#[pyo3(signature = (offsets, scores, providers, n_providers, order, interval_index, k, min_exposure, n_items, share, traffic, forecast, params=None, threads=None, plus=false, gamma=None, v_ref=0.0))]
+#[pyo3(signature = (offsets, scores, providers, n_providers, order, interval_index, k, min_exposure, n_items, share, traffic, forecast, params=None, threads=None, plus=false, gamma=None, v_ref=0.0, mu0=None, g_cum0=None))]
 #[allow(clippy::too_many_arguments)]
 fn run_bankfair<'py>(
     py: Python<'py>,
@@ -340,8 +354,12 @@ fn run_bankfair<'py>(
     plus: bool,
     gamma: Option<PyReadonlyArray1<'py, f64>>,
     v_ref: f64,
+    mu0: Option<PyReadonlyArray1<'py, f64>>,
+    g_cum0: Option<PyReadonlyArray1<'py, f64>>,
 ) -> PyResult<Bound<'py, PyDict>> {
     let params = bankfair_params(params.as_ref(), plus)?;
+    let mu0 = mu0.as_ref().map(owned).unwrap_or_default();
+    let g_cum0 = g_cum0.as_ref().map(owned).unwrap_or_default();
     let gamma = gamma.as_ref().map(owned).unwrap_or_default();
     let (o, s, p, ord, iv) = (
         owned(&offsets),
@@ -378,6 +396,8 @@ fn run_bankfair<'py>(
                     forecast: &fc,
                     gamma: &gamma,
                     v_ref,
+                    start_mu: &mu0,
+                    start_g_cum: &g_cum0,
                 };
                 run_bankfair_core(&problem, &params, &inputs)
             })
@@ -386,6 +406,9 @@ fn run_bankfair<'py>(
     let d = lists_dict(py, out.lists)?;
     d.set_item("allocated", out.allocated.into_pyarray(py))?;
     d.set_item("delivered", out.delivered.into_pyarray(py))?;
+    d.set_item("estate", out.estate.into_pyarray(py))?;
+    d.set_item("mu", out.mu.into_pyarray(py))?;
+    d.set_item("g_cum", out.g_cum.into_pyarray(py))?;
     Ok(d)
 }
 

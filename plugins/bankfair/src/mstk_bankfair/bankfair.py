@@ -62,7 +62,11 @@ class BankFair(Reranker):
         return params
 
     def run(self, batch: RerankBatch, ctx: RerankContext, params: dict[str, Any], state: bytes | None = None) -> RerankResult:
-        return kernels.run_bankfair(batch, ctx, self.core_params(batch, params))
+        return kernels.run_bankfair(batch, ctx, self.core_params(batch, params), state=state)
+
+    @classmethod
+    def resume_mode(cls, params: dict[str, Any]) -> str | None:
+        return "state"  # estates, μ and momentum carry over (kernels.run_bankfair)
 
     @staticmethod
     def core_params(batch: RerankBatch, params: dict[str, Any]) -> dict[str, Any]:
@@ -104,4 +108,4 @@ class BankFairPlus(BankFair):
     )
 
     def run(self, batch: RerankBatch, ctx: RerankContext, params: dict[str, Any], state: bytes | None = None) -> RerankResult:
-        return kernels.run_bankfair(batch, ctx, self.core_params(batch, params), plus=True)
+        return kernels.run_bankfair(batch, ctx, self.core_params(batch, params), plus=True, state=state)

@@ -35,6 +35,12 @@ class BatchedCountMethod(Reranker):
         core_params = {**params, "batch": parse_batch(params["batch"])}
         return kernels.run_online(batch, ctx, self.core_method, core_params)
 
+    @classmethod
+    def resume_mode(cls, params: dict[str, Any]) -> str | None:
+        # per-interval batches reset at the boundary, so nothing carries into a later run;
+        # a batch that spans intervals could be cut in half by the run boundary
+        return "interval" if params.get("batch", "interval") == "interval" else None
+
 
 class MinRegularizer(BatchedCountMethod):
     """Min-regularizer: penalise providers by how far their exposure runs ahead of the least-exposed one."""
@@ -106,8 +112,28 @@ class Tfrom(Reranker):
     def run(self, batch: RerankBatch, ctx: RerankContext, params: dict[str, Any], state: bytes | None = None) -> RerankResult:
         from mstk.rerank import targets
 
+        import orjson
+
+        from mstk.rerank.state import by_name, from_names
+
         share = targets.provider_share(batch, ctx, params["share"])
-        return kernels.run_online(batch, ctx, "tfrom", {"share": share.tolist()})
+        core: dict[str, Any] = {"share": share.tolist()}
+        if state:
+            # targets and w_k-weighted exposure so far, from the saved run
+            saved = orjson.loads(state)
+            names = batch.provider_names
+            core["target0"] = from_names(saved.get("target"), names).tolist()
+            core["spent0"] = from_names(saved.get("spent"), names).tolist()
+        result = kernels.run_online(batch, ctx, "tfrom", core)
+        spent = result.exposure + (core["spent0"] if state else 0.0)
+        carry = result.extra.get("carry", [0.0] * batch.n_providers)
+        result.state = orjson.dumps({"target": by_name(carry, batch.provider_names),
+                                     "spent": by_name(spent, batch.provider_names)})
+        return result
+
+    @classmethod
+    def resume_mode(cls, params: dict[str, Any]) -> str | None:
+        return "state"
 
 
 class Pmmf(BatchedCountMethod):

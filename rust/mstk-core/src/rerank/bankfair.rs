@@ -66,6 +66,9 @@ pub struct BankFairInputs<'a> {
     pub gamma: &'a [f64],
     /// V_ref, the provider variance Var_p(e_p/γ_p) of top-K on the same stream (BankFair+).
     pub v_ref: f64,
+    /// μ and its momentum at the start (a run continued from saved state); empty = zeros.
+    pub start_mu: &'a [f64],
+    pub start_g_cum: &'a [f64],
 }
 
 pub struct BankFairOutput {
@@ -74,6 +77,11 @@ pub struct BankFairOutput {
     pub allocated: Vec<f64>,
     /// Slots delivered per interval and provider, N×P.
     pub delivered: Vec<f64>,
+    /// State at the end, to continue in a later run: the estates left (Module 1), μ and
+    /// its momentum.
+    pub estate: Vec<f64>,
+    pub mu: Vec<f64>,
+    pub g_cum: Vec<f64>,
 }
 
 fn check(
@@ -99,6 +107,20 @@ fn check(
             return Err(CoreError::parameter(format!(
                 "{name} must be finite and >= 0"
             )));
+        }
+    }
+    for (name, v) in [
+        ("start_mu", inputs.start_mu),
+        ("start_g_cum", inputs.start_g_cum),
+    ] {
+        if !v.is_empty() && v.len() != n_prov {
+            return Err(CoreError::shape(format!(
+                "{name} has {} entries for {n_prov} providers",
+                v.len()
+            )));
+        }
+        if v.iter().any(|x| !x.is_finite()) {
+            return Err(CoreError::parameter(format!("{name} must be finite")));
         }
     }
     if inputs.interval_index.len() != problem.requests.n_requests() {
@@ -213,8 +235,15 @@ pub fn run_bankfair(
     let mut target = vec![0.0; n_prov];
     let mut remaining_cap = vec![0.0; n_prov];
     let mut blocked = vec![false; n_prov];
-    let mut mu = vec![0.0; n_prov];
-    let mut g_cum = vec![0.0; n_prov];
+    let start = |v: &[f64]| {
+        if v.is_empty() {
+            vec![0.0; n_prov]
+        } else {
+            v.to_vec()
+        }
+    };
+    let mut mu = start(inputs.start_mu);
+    let mut g_cum = start(inputs.start_g_cum);
     let mut cnt = vec![0.0; n_prov];
     let mut scratch = TopKScratch::default();
     let mut list = Vec::with_capacity(k);
@@ -351,9 +380,13 @@ pub fn run_bankfair(
             dcg,
             idcg,
             exposure,
+            carry: Vec::new(),
         },
         allocated,
         delivered,
+        estate,
+        mu,
+        g_cum,
     })
 }
 
@@ -422,6 +455,8 @@ mod tests {
             forecast: &[2.0, 0.0, 0.0],
             gamma: &[],
             v_ref: 0.0,
+            start_mu: &[],
+            start_g_cum: &[],
         }
     }
 
@@ -507,6 +542,8 @@ mod tests {
                 forecast: &[2.0, 1.0, 0.0, 1.0, 0.0, 0.0],
                 gamma: &[1.0; 3],
                 v_ref: 1.0,
+                start_mu: &[],
+                start_g_cum: &[],
             };
             let out = run_bankfair(&problem, &params(theta, 1.0, 0.2), &inputs).unwrap();
             assert_eq!(out.lists, top, "theta {theta}");

@@ -38,8 +38,13 @@ pub enum OnlineMethod {
     /// provider's target by W_K·share_p; position by position, the best unselected item
     /// whose provider stays within its target takes the slot; slots left empty are filled
     /// in order with the best remaining items. Exposure is position-weighted (w_k) and the
-    /// list keeps its fill order.
-    Tfrom { share: Vec<f64> },
+    /// list keeps its fill order. `target0`/`spent0` continue a run from saved state
+    /// (each provider's target and position-weighted exposure so far; empty = zeros).
+    Tfrom {
+        share: Vec<f64>,
+        target0: Vec<f64>,
+        spent0: Vec<f64>,
+    },
     /// FairRec (offline per batch; producers are the ragged batch's "providers", which the
     /// caller may set to items): ℓ = ⌊α·T_b·K/n⌋ copies per producer handed out in
     /// ⌈ℓ·n/T_b⌉ greedy round-robin rounds in request order (each request takes its best
@@ -80,6 +85,9 @@ pub struct OnlineOutput {
     pub idcg: Vec<f64>,
     /// Total exposure (slots) per provider over the whole stream.
     pub exposure: Vec<f64>,
+    /// Per-provider state at the end, for a later run to continue from (TFROM: the
+    /// targets); empty for methods that carry nothing past the stream.
+    pub carry: Vec<f64>,
 }
 
 pub(crate) fn validate(problem: &OnlineProblem) -> CoreResult<()> {
@@ -345,12 +353,30 @@ fn run_fairrec(
     }
 }
 
-fn run_tfrom(problem: &OnlineProblem, share: &[f64], sel_offsets: &[i64], out: &mut OutLists) {
+fn run_tfrom(
+    problem: &OnlineProblem,
+    share: &[f64],
+    start: (&[f64], &[f64]),
+    sel_offsets: &[i64],
+    out: &mut OutLists,
+) -> Vec<f64> {
     let req = &problem.requests;
     let k = problem.k.min(longest_request(req));
     let weights = position_weights(k);
     let total_weight: f64 = weights.iter().sum();
-    let mut target = vec![0.0; req.n_providers];
+    let from = |v: &[f64]| {
+        if v.is_empty() {
+            vec![0.0; req.n_providers]
+        } else {
+            v.to_vec()
+        }
+    };
+    let mut target = from(start.0);
+    // exposure carried in from an earlier run; the run's own exposure is added back at the end
+    let carried = from(start.1);
+    for (e, c) in out.exposure.iter_mut().zip(&carried) {
+        *e += c;
+    }
     let n_prov = req.n_providers;
     // per provider: its best untaken candidates this request (score desc, position asc),
     // `head` the next one; `open` lists the providers that can take a slot at all
@@ -473,6 +499,10 @@ fn run_tfrom(problem: &OnlineProblem, share: &[f64], sel_offsets: &[i64], out: &
         }
         out.dcg[t] = dcg;
     }
+    for (e, c) in out.exposure.iter_mut().zip(&carried) {
+        *e -= c;
+    }
+    target
 }
 
 pub fn run_online(problem: &OnlineProblem, method: &OnlineMethod) -> CoreResult<OnlineOutput> {
@@ -549,6 +579,7 @@ pub fn run_online(problem: &OnlineProblem, method: &OnlineMethod) -> CoreResult<
         dcg,
         exposure: vec![0.0f64; req.n_providers],
     };
+    let mut carry = Vec::new();
     match method {
         OnlineMethod::TopK => {
             for (t, list) in ideal_lists.iter().enumerate() {
@@ -698,14 +729,32 @@ pub fn run_online(problem: &OnlineProblem, method: &OnlineMethod) -> CoreResult<
             let lens = batch_lengths(problem.order, problem.interval, *batch)?;
             run_fairrec(problem, *alpha, &lens, &sel_offsets, &mut out_lists);
         }
-        OnlineMethod::Tfrom { share } => {
+        OnlineMethod::Tfrom {
+            share,
+            target0,
+            spent0,
+        } => {
             if share.len() != req.n_providers || share.iter().any(|x| !(x.is_finite() && *x >= 0.0))
             {
                 return Err(CoreError::shape(
                     "tfrom needs one finite share >= 0 per provider",
                 ));
             }
-            run_tfrom(problem, share, &sel_offsets, &mut out_lists);
+            for (name, v) in [("target0", target0), ("spent0", spent0)] {
+                if !v.is_empty() && (v.len() != req.n_providers || v.iter().any(|x| !x.is_finite()))
+                {
+                    return Err(CoreError::shape(format!(
+                        "tfrom's {name} needs one finite value per provider"
+                    )));
+                }
+            }
+            carry = run_tfrom(
+                problem,
+                share,
+                (target0, spent0),
+                &sel_offsets,
+                &mut out_lists,
+            );
         }
     }
     let OutLists { sel, dcg, exposure } = out_lists;
@@ -715,6 +764,7 @@ pub fn run_online(problem: &OnlineProblem, method: &OnlineMethod) -> CoreResult<
         dcg,
         idcg,
         exposure,
+        carry,
     })
 }
 
@@ -876,6 +926,51 @@ mod tests {
     }
 
     #[test]
+    fn tfrom_continues_from_saved_target_and_exposure() {
+        // a stream cut in two gives the whole stream's lists when the second part starts
+        // from the first part's targets (t·W_K·share) and exposure; spec vector 8's data
+        let off = [0i64, 3, 6, 9];
+        let s = [0.9, 0.8, 0.1, 0.9, 0.8, 0.1, 0.9, 0.8, 0.1];
+        let p = [0, 0, 1, 0, 0, 1, 0, 0, 1];
+        let tfrom = |target0: Vec<f64>, spent0: Vec<f64>| OnlineMethod::Tfrom {
+            share: vec![0.5, 0.5],
+            target0,
+            spent0,
+        };
+        let w = [1.0, 1.0];
+        let whole = run_online(
+            &problem(&off, &s, &p, 2, &[0, 1, 2], &[0; 3], &w, 2),
+            &tfrom(vec![], vec![]),
+        )
+        .unwrap();
+        let head = run_online(
+            &problem(&off[..2], &s[..3], &p[..3], 2, &[0], &[0], &w, 2),
+            &tfrom(vec![], vec![]),
+        )
+        .unwrap();
+        let w_k: f64 = position_weights(2).iter().sum();
+        let tail = |target0: Vec<f64>, spent0: Vec<f64>| {
+            run_online(
+                &problem(&[0, 3, 6], &s[3..], &p[3..], 2, &[0, 1], &[0, 0], &w, 2),
+                &tfrom(target0, spent0),
+            )
+            .unwrap()
+        };
+        assert_eq!(head.carry, vec![w_k * 0.5; 2]); // the targets after one request
+        let continued = tail(head.carry.clone(), head.exposure.clone());
+        assert_eq!(
+            [head.sel.clone(), continued.sel.clone()].concat(),
+            whole.sel
+        );
+        for q in 0..2 {
+            assert!((head.exposure[q] + continued.exposure[q] - whole.exposure[q]).abs() < 1e-12);
+        }
+        // without the carried state the tail starts over: (x2, x1) again instead of (y1, x1)
+        assert_eq!(tail(vec![], vec![]).sel[..2], [1, 0]);
+        assert_eq!(continued.sel[..2], [2, 0]);
+    }
+
+    #[test]
     fn tfrom_spec_vector_8() {
         // K = 2, equal share, x1 .9, x2 .8 (X), y1 .1 (Y), three identical requests
         let off = [0i64, 3, 6, 9];
@@ -886,6 +981,8 @@ mod tests {
             &pr,
             &OnlineMethod::Tfrom {
                 share: vec![0.5, 0.5],
+                target0: vec![],
+                spent0: vec![],
             },
         )
         .unwrap();
@@ -895,6 +992,8 @@ mod tests {
             &pr1,
             &OnlineMethod::Tfrom {
                 share: vec![0.5, 0.5],
+                target0: vec![],
+                spent0: vec![],
             },
         )
         .unwrap();
@@ -913,6 +1012,8 @@ mod tests {
             &pr2,
             &OnlineMethod::Tfrom {
                 share: vec![0.5, 0.5],
+                target0: vec![],
+                spent0: vec![],
             },
         )
         .unwrap();
