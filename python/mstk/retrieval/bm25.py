@@ -84,12 +84,13 @@ class Bm25(IndexHandle):
     @classmethod
     def build_pretokenized(cls, tokens: Sequence[Sequence[str]], ids: Sequence[str], *, variant: str = "lucene",
                            k1: float | None = None, b: float | None = None, delta: float | None = None,
-                           epsilon: float | None = None, threads: int | None = None) -> "Bm25":
+                           epsilon: float | None = None, lucene_norms: bool = False,
+                           threads: int | None = None) -> "Bm25":
         from mstk import _core
 
         return cls(_core.Bm25Index.build_pretokenized(
             [list(t) for t in tokens], list(ids), variant=variant, k1=k1, b=b, delta=delta, epsilon=epsilon,
-            threads=threads))
+            lucene_norms=lucene_norms, threads=threads))
 
     def search(self, queries: Sequence[str] | Sequence[Sequence[str]], k: int = 10, threads: int | None = None) -> Hits:
         """Top ``k`` matching documents per query (texts, or token lists), score desc then
