@@ -84,6 +84,9 @@ def test_lucene_norms_fixture() -> None:
         index = Bm25.build_pretokenized(docs, ["d0", "d1", "d2"], variant="lucene", k1=k1, b=b)
         norms = _core.Bm25Index.build_pretokenized(docs, ["d0", "d1", "d2"], k1=k1, b=b, lucene_norms=True)
         assert np.allclose(norms.scores(["a", "c"]), expected, rtol=1e-6)
+        # the public wrapper passes the option through
+        wrapped = Bm25.build_pretokenized(docs, ["d0", "d1", "d2"], k1=k1, b=b, lucene_norms=True)
+        assert np.array_equal(wrapped.scores(["a", "c"]), norms.scores(["a", "c"]))
         assert not np.array_equal(norms.scores(["a", "c"]), index.scores(["a", "c"]))
 
 
