@@ -80,3 +80,57 @@ def test_provider_hash_needs_a_positive_count(tmp_path, bad):
     done = subprocess.run([sys.executable, "-m", "mstk", "recsys", "score", str(events), "--items", str(events), "--test-from",
                            "1972-09-30", "--provider-hash", bad], capture_output=True, text=True)
     assert done.returncode == 2 and "--provider-hash" in done.stderr
+
+
+def write_inputs(tmp_path):
+    events, items = tmp_path / "events.jsonl", tmp_path / "items.jsonl"
+    events.write_bytes(b"".join(orjson.dumps(e) + b"\n" for e in EVENTS))
+    items.write_bytes(b"".join(orjson.dumps(i) + b"\n" for i in ITEMS))
+    return str(events), str(items)
+
+
+def run_recsys(*args):
+    return subprocess.run([sys.executable, "-m", "mstk", "recsys", *args, "--test-from", "1972-09-30"], capture_output=True)
+
+
+def test_requests_from_user_scores_equal_the_built_in_model_given_its_scores(tmp_path):
+    """`recsys requests --scores` fed popularity's own scores for every user reproduces
+    `recsys score --model pop`: the generator is shared, only the scores come from a file."""
+    events, items = write_inputs(tmp_path)
+    # training interactions (ts before day 3): u1 → i1, i2; u2 → i2
+    popularity = {"i1": 1.0, "i2": 2.0, "i3": 0.0, "i4": 0.0}
+    scores = tmp_path / "scores.jsonl"
+    scores.write_bytes(b"".join(orjson.dumps({"user": u, "items": list(popularity), "scores": list(popularity.values())}) + b"\n"
+                                for u in ("u1", "u2")))
+    built_in = run_recsys("score", events, "--items", items, "--model", "pop")
+    from_file = run_recsys("requests", events, "--items", items, "--scores", str(scores))
+    assert built_in.returncode == from_file.returncode == 0, from_file.stderr
+    assert from_file.stdout == built_in.stdout and from_file.stdout.count(b"\n") == 2
+    assert orjson.loads(from_file.stderr.splitlines()[-1])["model"] == "scores"
+
+
+def test_only_scored_items_are_candidates_and_unscored_users_are_cold(tmp_path):
+    events, items = write_inputs(tmp_path)
+    scores = tmp_path / "scores.jsonl"
+    scores.write_bytes(orjson.dumps({"user": "u2", "items": ["i4", "i3", "i1"], "scores": [0.5, 0.9, 0.1]}) + b"\n")
+    done = run_recsys("requests", events, "--items", items, "--scores", str(scores))
+    assert done.returncode == 0, done.stderr
+    first, second = [orjson.loads(line) for line in done.stdout.splitlines()]
+    # u2 (day 3): its scored items by score, none seen before (it saw i2, which is unscored)
+    assert (first["user"], first["items"], first["scores"], first["cold"]) == ("u2", ["i3", "i4", "i1"], [0.9, 0.5, 0.1], False)
+    # u1 has no scores: cold, popularity over the unseen items
+    assert second["user"] == "u1" and second["cold"] is True
+
+
+@pytest.mark.parametrize("lines, message", [
+    ([{"user": "u1", "items": ["i1"], "scores": [1.0]}, {"user": "u1", "items": ["i2"], "scores": [2.0]}], ":2: user 'u1' is listed twice"),
+    ([{"user": "u1", "items": ["i1", "i2"], "scores": [1.0]}], ":1: 2 items but 1 scores"),
+    ([{"user": "u1", "items": ["i1"], "scores": ["high"]}], ":1: score of item 'i1' must be a finite number"),
+    ([{"user": "u1", "items": ["zz"], "scores": [1.0]}], "--scores names 1 item(s) that are neither in --items nor in the events"),
+])
+def test_bad_score_files_are_refused(tmp_path, lines, message):
+    events, items = write_inputs(tmp_path)
+    scores = tmp_path / "scores.jsonl"
+    scores.write_bytes(b"".join(orjson.dumps(line) + b"\n" for line in lines))
+    done = run_recsys("requests", events, "--items", items, "--scores", str(scores))
+    assert done.returncode == 1 and message in done.stderr.decode()

@@ -44,6 +44,48 @@ class RequestOptions:
     seed: int = 0
     # interval length in the unit of 'ts' (a day in seconds by default; ×1000 for --ts-unit ms)
     interval_seconds: float = DAY
+    # `recsys requests --scores`: the user's own scores replace the base model (user id →
+    # {item id: score}); items without a score are not candidates for that user
+    user_scores: dict[str, dict[str, float]] | None = None
+
+
+def read_user_scores(path: str) -> dict[str, dict[str, float]]:
+    """SCORES.jsonl: one line per user, ``{"user": "196", "items": [...], "scores": [...]}``
+    (e.g. a trained model's scores over its candidate items). Bad lines are errors naming
+    the line; nothing is skipped."""
+    import math
+
+    import orjson
+
+    from mstk.errors import InputError
+
+    table: dict[str, dict[str, float]] = {}
+    with open(path, "rb") as f:
+        for line_no, raw in enumerate(f, start=1):
+            if not raw.strip():
+                continue
+            try:
+                row = orjson.loads(raw)
+            except orjson.JSONDecodeError as exc:
+                raise InputError(path, line_no, f"invalid JSON: {exc}") from None
+            if not isinstance(row, dict) or "user" not in row or not isinstance(row.get("items"), list) \
+                    or not isinstance(row.get("scores"), list):
+                raise InputError(path, line_no, "each line needs 'user', 'items' and 'scores'")
+            user = str(row["user"])
+            if user in table:
+                raise InputError(path, line_no, f"user {user!r} is listed twice")
+            items, scores = row["items"], row["scores"]
+            if len(items) != len(scores):
+                raise InputError(path, line_no, f"{len(items)} items but {len(scores)} scores")
+            mine: dict[str, float] = {}
+            for item, score in zip(items, scores):
+                if isinstance(score, bool) or not isinstance(score, (int, float)) or not math.isfinite(score):
+                    raise InputError(path, line_no, f"score of item {item!r} must be a finite number, got {score!r}")
+                if str(item) in mine:
+                    raise InputError(path, line_no, f"item {item!r} is scored twice")
+                mine[str(item)] = float(score)
+            table[user] = mine
+    return table
 
 
 def hashed_provider(item: str, buckets: int, seed: int) -> str:
@@ -98,7 +140,12 @@ def make_requests(events: list[dict[str, Any]], items: list[dict[str, Any]], opt
     x = np.zeros((len(user_ids), len(names)), dtype=np.uint8)
     x[uidx[train], item_idx[train]] = 1
 
-    model = base_model(options).fit(x)
+    model = base_model(options).fit(x) if options.user_scores is None else None
+    if options.user_scores is not None:
+        unknown = {i for mine in options.user_scores.values() for i in mine if i not in catalogue}
+        if unknown:
+            raise ParameterError(f"--scores names {len(unknown)} item(s) that are neither in --items nor in the events, "
+                                 f"e.g. {sorted(unknown)[0]!r}")
     popularity = Popularity().fit(x)
 
     in_test = (ts >= options.test_from) & ((ts < options.test_until) if options.test_until is not None else True)
@@ -118,12 +165,26 @@ def make_requests(events: list[dict[str, Any]], items: list[dict[str, Any]], opt
         else:
             past = mine[train[mine]]
         profile = np.unique(item_idx[past])
-        cold = len(profile) == 0
+        allowed = np.ones(len(names), dtype=bool)
+        if options.user_scores is not None:
+            # the user's own scores; a user the file does not score is cold
+            mine = options.user_scores.get(users[e])
+            cold = mine is None
+            if not cold:
+                scores = np.zeros(len(names))
+                allowed[:] = False
+                for item, value in mine.items():
+                    scores[catalogue[item]] = value
+                    allowed[catalogue[item]] = True
+        else:
+            cold = len(profile) == 0
         if cold and options.cold == "skip":
             cold_skipped += 1
             continue
-        scores = popularity.score(profile) if cold else model.score(profile)
-        allowed = np.ones(len(names), dtype=bool)
+        if cold:
+            scores = popularity.score(profile)
+        elif options.user_scores is None:
+            scores = model.score(profile)
         if options.exclude_seen:
             allowed[profile] = False
         candidates = np.flatnonzero(allowed)
@@ -169,7 +230,7 @@ def make_requests(events: list[dict[str, Any]], items: list[dict[str, Any]], opt
         "cold_skipped": cold_skipped,
         "providers": len(providers),
         "hr@10": hits / len(requests) if requests else None,
-        "model": options.model,
+        "model": options.model if options.user_scores is None else "scores",
     }
     stats["traffic_history_intervals"] = len(traffic)
     return requests, sorted(providers.values(), key=lambda r: r["provider"]), stats, traffic
