@@ -198,10 +198,14 @@ def reference_min_regularizer(records, k, lam, batch="interval", weights=None, e
             ranked = np.lexsort((pos, -key))
             chosen = ranked[:kk]
             if kk < n:
-                a, b = ranked[kk - 1], ranked[kk]
-                pa, pb = prov[a], prov[b]
-                same_price = B[pa] == B[pb] and weights.get(pa, 1.0) == weights.get(pb, 1.0)
-                if abs(key[a] - key[b]) < 1e-9 and not same_price:
+                # every candidate whose key ties the cut's (within rounding), on both sides of
+                # it: if their prices come from different (B, w), rounding decides which side
+                # each lands on (the tie group may reach far above the cut)
+                cut = key[ranked[kk - 1]]
+                tied = [j for j in range(n) if abs(key[j] - cut) < 1e-9]
+                inside = set(chosen.tolist())
+                prices = {(B[prov[j]], weights.get(prov[j], 1.0)) for j in tied}
+                if any(j in inside for j in tied) and any(j not in inside for j in tied) and len(prices) > 1:
                     ambiguous = True
             shown = chosen[np.lexsort((chosen, -s[chosen]))]
             for j in shown:
