@@ -160,6 +160,19 @@ def iter_records(stream: IO[bytes], policy: ErrorPolicy, batch_size: int = 4096)
         yield batch
 
 
+def iter_jsonl_file(path: str) -> Iterator[tuple[int, Any]]:
+    """(line number, parsed value) for each non-blank line of a side file (providers,
+    user scores, …); invalid JSON is an InputError naming the file and line."""
+    with open(path, "rb") as f:
+        for line_no, raw in enumerate(f, start=1):
+            if not raw.strip():
+                continue
+            try:
+                yield line_no, orjson.loads(raw)
+            except orjson.JSONDecodeError as exc:
+                raise InputError(path, line_no, f"invalid JSON: {exc}") from None
+
+
 def dumps_records(records: list[dict[str, Any]]) -> bytes:
     return b"".join(orjson.dumps(r, option=orjson.OPT_APPEND_NEWLINE) for r in records)
 

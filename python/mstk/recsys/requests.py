@@ -55,36 +55,28 @@ def read_user_scores(path: str) -> dict[str, dict[str, float]]:
     the line; nothing is skipped."""
     import math
 
-    import orjson
-
     from mstk.errors import InputError
+    from mstk.io import iter_jsonl_file
 
     table: dict[str, dict[str, float]] = {}
-    with open(path, "rb") as f:
-        for line_no, raw in enumerate(f, start=1):
-            if not raw.strip():
-                continue
-            try:
-                row = orjson.loads(raw)
-            except orjson.JSONDecodeError as exc:
-                raise InputError(path, line_no, f"invalid JSON: {exc}") from None
-            if not isinstance(row, dict) or "user" not in row or not isinstance(row.get("items"), list) \
-                    or not isinstance(row.get("scores"), list):
-                raise InputError(path, line_no, "each line needs 'user', 'items' and 'scores'")
-            user = str(row["user"])
-            if user in table:
-                raise InputError(path, line_no, f"user {user!r} is listed twice")
-            items, scores = row["items"], row["scores"]
-            if len(items) != len(scores):
-                raise InputError(path, line_no, f"{len(items)} items but {len(scores)} scores")
-            mine: dict[str, float] = {}
-            for item, score in zip(items, scores):
-                if isinstance(score, bool) or not isinstance(score, (int, float)) or not math.isfinite(score):
-                    raise InputError(path, line_no, f"score of item {item!r} must be a finite number, got {score!r}")
-                if str(item) in mine:
-                    raise InputError(path, line_no, f"item {item!r} is scored twice")
-                mine[str(item)] = float(score)
-            table[user] = mine
+    for line_no, row in iter_jsonl_file(path):
+        if not isinstance(row, dict) or "user" not in row or not isinstance(row.get("items"), list) \
+                or not isinstance(row.get("scores"), list):
+            raise InputError(path, line_no, "each line needs 'user', 'items' and 'scores'")
+        user = str(row["user"])
+        if user in table:
+            raise InputError(path, line_no, f"user {user!r} is listed twice")
+        items, scores = row["items"], row["scores"]
+        if len(items) != len(scores):
+            raise InputError(path, line_no, f"{len(items)} items but {len(scores)} scores")
+        mine: dict[str, float] = {}
+        for item, score in zip(items, scores):
+            if isinstance(score, bool) or not isinstance(score, (int, float)) or not math.isfinite(score):
+                raise InputError(path, line_no, f"score of item {item!r} must be a finite number, got {score!r}")
+            if str(item) in mine:
+                raise InputError(path, line_no, f"item {item!r} is scored twice")
+            mine[str(item)] = float(score)
+        table[user] = mine
     return table
 
 

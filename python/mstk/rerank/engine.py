@@ -16,7 +16,7 @@ import orjson
 
 from mstk import _core
 from mstk.errors import InputError, ParameterError
-from mstk.io import ErrorPolicy
+from mstk.io import ErrorPolicy, iter_jsonl_file
 from mstk.rerank.api import RerankBatch, RerankContext, RerankResult, Reranker
 from mstk.rerank.state import RunState
 
@@ -81,25 +81,18 @@ class ProviderTable:
     @classmethod
     def load(cls, path: str) -> "ProviderTable":
         rows: dict[str, dict[str, Any]] = {}
-        with open(path, "rb") as f:
-            for line_no, raw in enumerate(f, start=1):
-                if not raw.strip():
-                    continue
-                try:
-                    row = orjson.loads(raw)
-                except orjson.JSONDecodeError as exc:
-                    raise InputError(path, line_no, f"invalid JSON: {exc}") from None
-                if not isinstance(row, dict) or not isinstance(row.get("provider"), str):
-                    raise InputError(path, line_no, "each line needs a string field 'provider'")
-                for key in ("weight", "n_items", "min_exposure", "deserved"):
-                    value = row.get(key)
-                    if value is not None and (isinstance(value, bool) or not isinstance(value, (int, float)) or not np.isfinite(value) or value < 0):
-                        raise InputError(path, line_no, f"'{key}' must be a non-negative number, got {value!r}")
-                if row.get("weight") == 0:
-                    raise InputError(path, line_no, "'weight' must be positive")
-                if row["provider"] in rows:
-                    raise InputError(path, line_no, f"provider {row['provider']!r} is listed twice")
-                rows[row["provider"]] = row
+        for line_no, row in iter_jsonl_file(path):
+            if not isinstance(row, dict) or not isinstance(row.get("provider"), str):
+                raise InputError(path, line_no, "each line needs a string field 'provider'")
+            for key in ("weight", "n_items", "min_exposure", "deserved"):
+                value = row.get(key)
+                if value is not None and (isinstance(value, bool) or not isinstance(value, (int, float)) or not np.isfinite(value) or value < 0):
+                    raise InputError(path, line_no, f"'{key}' must be a non-negative number, got {value!r}")
+            if row.get("weight") == 0:
+                raise InputError(path, line_no, "'weight' must be positive")
+            if row["provider"] in rows:
+                raise InputError(path, line_no, f"provider {row['provider']!r} is listed twice")
+            rows[row["provider"]] = row
         return cls(rows)
 
 

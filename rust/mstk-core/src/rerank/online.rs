@@ -543,34 +543,25 @@ pub fn run_online(problem: &OnlineProblem, method: &OnlineMethod) -> CoreResult<
         let s = &req.score[req.range(t)];
         dcg_in_order(list.iter().map(|&j| s[j as usize]), &weights)
     };
-    let ideal_lists: Vec<Vec<u32>> = if matches!(method, OnlineMethod::TopK) {
-        (0..t_total)
-            .into_par_iter()
-            .map_init(
-                || (TopKScratch::default(), Vec::new()),
-                |(scratch, list), t| {
-                    ideal(scratch, list, t);
-                    list.clone()
-                },
-            )
-            .collect()
-    } else {
-        Vec::new()
-    };
-    if ideal_lists.is_empty() {
-        (0..t_total)
-            .into_par_iter()
-            .map_init(
-                || (TopKScratch::default(), Vec::new()),
-                |(scratch, list), t| {
-                    ideal(scratch, list, t);
-                    ideal_dcg(list, t)
-                },
-            )
-            .collect_into_vec(&mut idcg);
-    } else {
-        for (t, list) in ideal_lists.iter().enumerate() {
-            idcg[t] = ideal_dcg(list, t);
+    // top-K itself shows the ideal lists; the others keep only their DCG (an empty Vec
+    // allocates nothing)
+    let keep_lists = matches!(method, OnlineMethod::TopK);
+    let ideal_runs: Vec<(f64, Vec<u32>)> = (0..t_total)
+        .into_par_iter()
+        .map_init(
+            || (TopKScratch::default(), Vec::new()),
+            |(scratch, list), t| {
+                ideal(scratch, list, t);
+                let kept = if keep_lists { list.clone() } else { Vec::new() };
+                (ideal_dcg(list, t), kept)
+            },
+        )
+        .collect();
+    let mut ideal_lists = Vec::with_capacity(if keep_lists { t_total } else { 0 });
+    for (t, (dcg, list)) in ideal_runs.into_iter().enumerate() {
+        idcg[t] = dcg;
+        if keep_lists {
+            ideal_lists.push(list);
         }
     }
 
