@@ -90,6 +90,80 @@ fn chunk_from_tokens<'a>(docs: impl Iterator<Item = &'a [String]>) -> Chunk {
     }
 }
 
+/// Document frequency per final term id: chunks are counted in parallel, one array per
+/// group of chunks, then summed (integer sums, so the result never depends on threads).
+fn count_df(chunks: &[Chunk], n_terms: usize) -> Vec<u32> {
+    let groups = rayon::current_num_threads().clamp(1, chunks.len().max(1));
+    let per_group = chunks.len().div_ceil(groups).max(1);
+    chunks
+        .par_chunks(per_group)
+        .map(|group| {
+            let mut df = vec![0u32; n_terms];
+            for chunk in group {
+                for &(t, _) in &chunk.terms {
+                    df[t as usize] += 1;
+                }
+            }
+            df
+        })
+        .reduce_with(|mut a, b| {
+            a.iter_mut().zip(b).for_each(|(x, y)| *x += y);
+            a
+        })
+        .unwrap_or_else(|| vec![0u32; n_terms])
+}
+
+/// Fill the CSC postings (document ids ascending per term) and their tfs.
+///
+/// The scatter is a random write per posting, the slowest pass of a build. Each thread
+/// owns a contiguous range of terms (balanced by postings), so it owns a contiguous slice
+/// of the output: it reads every chunk and writes only its own terms, in document order.
+fn scatter_postings(chunks: &[Chunk], indptr: &[u64], postings: &mut [u32], tfs: &mut [u32]) {
+    let n_terms = indptr.len() - 1;
+    let nnz = indptr[n_terms];
+    let parts = rayon::current_num_threads().clamp(1, n_terms.max(1));
+    let mut bounds = vec![0usize];
+    for i in 1..parts {
+        let target = nnz * i as u64 / parts as u64;
+        let t = indptr.partition_point(|&x| x < target).min(n_terms);
+        bounds.push(t.max(*bounds.last().unwrap()));
+    }
+    bounds.push(n_terms);
+    let mut jobs = Vec::with_capacity(parts);
+    let (mut post_rest, mut tf_rest) = (postings, tfs);
+    for w in bounds.windows(2) {
+        let len = (indptr[w[1]] - indptr[w[0]]) as usize;
+        let (post, p_rest) = post_rest.split_at_mut(len);
+        let (tf, t_rest) = tf_rest.split_at_mut(len);
+        post_rest = p_rest;
+        tf_rest = t_rest;
+        jobs.push((w[0], w[1], post, tf));
+    }
+    jobs.into_par_iter().for_each(|(lo, hi, post, tf)| {
+        let base = indptr[lo];
+        let mut fill: Vec<u64> = indptr[lo..hi].iter().map(|&x| x - base).collect();
+        let (lo32, span) = (lo as u32, (hi - lo) as u32);
+        let mut doc = 0u32;
+        for chunk in chunks {
+            let mut start = 0;
+            for &end in &chunk.doc_end {
+                for &(t, f) in &chunk.terms[start..end] {
+                    // one unsigned compare tests lo <= t < hi
+                    let local = t.wrapping_sub(lo32);
+                    if local < span {
+                        let at = fill[local as usize] as usize;
+                        post[at] = doc;
+                        tf[at] = f;
+                        fill[local as usize] += 1;
+                    }
+                }
+                start = end;
+                doc += 1;
+            }
+        }
+    });
+}
+
 impl Bm25Index {
     /// Tokenizes and indexes `texts`.
     pub fn build(
@@ -166,14 +240,20 @@ impl Bm25Index {
             .collect();
         let n_terms = vocab.len();
 
-        let mut doclen = Vec::with_capacity(n_docs);
-        let mut df = vec![0u32; n_terms];
-        for (chunk, map) in chunks.iter().zip(&maps) {
-            doclen.extend_from_slice(&chunk.dl);
-            for &(t, _) in &chunk.terms {
-                df[final_id[map[t as usize] as usize] as usize] += 1;
+        // Rewrite every chunk's term ids to final ids once (in parallel), so the counting
+        // and scattering passes below read one id per posting instead of two lookups.
+        let mut chunks = chunks;
+        chunks.par_iter_mut().zip(maps).for_each(|(chunk, map)| {
+            for entry in chunk.terms.iter_mut() {
+                entry.0 = final_id[map[entry.0 as usize] as usize];
             }
+        });
+        drop(final_id);
+        let mut doclen = Vec::with_capacity(n_docs);
+        for chunk in &chunks {
+            doclen.extend_from_slice(&chunk.dl);
         }
+        let df = count_df(&chunks, n_terms);
         let mut indptr = vec![0u64; n_terms + 1];
         for t in 0..n_terms {
             indptr[t + 1] = indptr[t] + df[t] as u64;
@@ -181,22 +261,7 @@ impl Bm25Index {
         let nnz = indptr[n_terms] as usize;
         let mut postings = vec![0u32; nnz];
         let mut tfs = vec![0u32; nnz];
-        let mut fill: Vec<u64> = indptr[..n_terms].to_vec();
-        let mut doc = 0u32;
-        for (chunk, map) in chunks.iter().zip(&maps) {
-            let mut start = 0;
-            for &end in &chunk.doc_end {
-                for &(t, tf) in &chunk.terms[start..end] {
-                    let term = final_id[map[t as usize] as usize] as usize;
-                    let at = fill[term] as usize;
-                    postings[at] = doc;
-                    tfs[at] = tf;
-                    fill[term] += 1;
-                }
-                start = end;
-                doc += 1;
-            }
-        }
+        scatter_postings(&chunks, &indptr, &mut postings, &mut tfs);
         drop(chunks);
 
         let total: u64 = doclen.iter().map(|&d| d as u64).sum();
@@ -706,6 +771,68 @@ mod tests {
             .map(|s| s.to_bits())
             .collect();
         assert_eq!(bits, [0x3e244050, 0x3f3d519a, 0x3f4182b3, 0, 0x3ea1c5f7]);
+    }
+
+    #[test]
+    fn csc_arrays_match_a_naive_build_at_any_thread_count() {
+        // Skewed term frequencies over several chunks, so the threads' term ranges differ
+        // in size and some terms occur in one chunk only.
+        let mut state = 7u64;
+        let docs: Vec<Vec<String>> = (0..3 * CHUNK_DOCS + 17)
+            .map(|_| {
+                state = state
+                    .wrapping_mul(6364136223846793005)
+                    .wrapping_add(1442695040888963407);
+                let len = (state >> 59) as usize;
+                (0..len)
+                    .map(|j| {
+                        let x = (state >> (j % 40)) & 0xffff;
+                        format!("t{}", x * x / 65536 / 64)
+                    })
+                    .collect()
+            })
+            .collect();
+        // reference: sorted vocabulary, postings in document order, tf counted directly
+        let mut vocab: Vec<String> = docs.iter().flatten().cloned().collect();
+        vocab.sort();
+        vocab.dedup();
+        let mut want_post: Vec<Vec<u32>> = vec![Vec::new(); vocab.len()];
+        for (d, doc) in docs.iter().enumerate() {
+            let mut ids: Vec<usize> = doc
+                .iter()
+                .map(|t| vocab.binary_search(t).unwrap())
+                .collect();
+            ids.sort_unstable();
+            ids.dedup();
+            for t in ids {
+                want_post[t].push(d as u32);
+            }
+        }
+        let params = Bm25Params::new(Variant::Lucene, None, None, None, None, false).unwrap();
+        for threads in [1, 2, 3, 7] {
+            let pool = rayon::ThreadPoolBuilder::new()
+                .num_threads(threads)
+                .build()
+                .unwrap();
+            let index = pool.install(|| {
+                Bm25Index::build_pretokenized(
+                    TokenizerConfig::new("whitespace").unwrap(),
+                    params,
+                    &docs,
+                )
+                .unwrap()
+            });
+            assert_eq!(index.vocab, vocab, "threads={threads}");
+            for (t, want) in want_post.iter().enumerate() {
+                let (lo, hi) = (index.indptr[t] as usize, index.indptr[t + 1] as usize);
+                assert_eq!(
+                    &index.postings[lo..hi],
+                    &want[..],
+                    "term {} threads={threads}",
+                    vocab[t]
+                );
+            }
+        }
     }
 
     #[test]
