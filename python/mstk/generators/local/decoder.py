@@ -43,10 +43,16 @@ class ExportFiles:
         return self.manifest["files"]["model.onnx"]
 
     @classmethod
-    def open(cls, root: Path, *, build_hint: str, verify: bool = True) -> ExportFiles:
+    def open(cls, root: Path, *, build_hint: str, verify: bool = True, files: tuple[str, ...] | None = None,
+             export_format: int | None = None) -> ExportFiles:
         """Read the manifest and check every file's sha256 against it (a changed,
-        truncated or missing file is a ModelFilesError naming the file)."""
-        from mstk.generators.local.export import EXPORT_FORMAT, FILES, sha256_file
+        truncated or missing file is a ModelFilesError naming the file). ``files`` and
+        ``export_format`` default to the generator export's; other exports pass theirs."""
+        from mstk.generators.local import export as generator_export
+        from mstk.models import sha256_file
+
+        wanted = files if files is not None else generator_export.FILES
+        fmt = export_format if export_format is not None else generator_export.EXPORT_FORMAT
 
         root = Path(root)
         manifest_path = root / "manifest.json"
@@ -54,17 +60,17 @@ class ExportFiles:
             raise ModelFilesError(f"no model export in {root}: run `{build_hint}`")
         try:
             manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
-            files = manifest["files"]
+            listed = manifest["files"]
         except (ValueError, KeyError, TypeError) as exc:
             raise ModelFilesError(f"{manifest_path}: unreadable manifest ({exc}); run `{build_hint}` again") from None
-        if manifest.get("export_format") != EXPORT_FORMAT:
+        if manifest.get("export_format") != fmt:
             raise ModelFilesError(f"{root} was exported by another mstk (format {manifest.get('export_format')}, "
-                                  f"this mstk reads {EXPORT_FORMAT}): run `{build_hint}` again")
-        for name in FILES:
+                                  f"this mstk reads {fmt}): run `{build_hint}` again")
+        for name in wanted:
             path = root / name
-            if name not in files or not path.is_file():
+            if name not in listed or not path.is_file():
                 raise ModelFilesError(f"{path} is missing: run `{build_hint}` again")
-            if verify and sha256_file(path) != files[name]:
+            if verify and sha256_file(path) != listed[name]:
                 raise ModelFilesError(f"{path} does not match its sha256 in manifest.json (changed or truncated): "
                                       f"run `{build_hint}` again")
         config = json.loads((root / "config.json").read_text(encoding="utf-8"))

@@ -10,13 +10,10 @@ never sees half an export.
 from __future__ import annotations
 
 import json
-import os
-import shutil
-import tempfile
 from pathlib import Path
 from typing import Any
 
-from mstk.models import sha256_file
+from mstk.models import sha256_file, write_export
 
 EXPORT_FORMAT = 2  # bump when the graph's inputs/outputs or the file set change
 FILES = ("model.onnx", "tokenizer.json", "chat_template.jinja", "config.json")
@@ -72,21 +69,12 @@ def export(gguf_path: Path, out_dir: Path, *, weights: str = "block", attention:
         "source": {"file": gguf_path.name, "sha256": source_sha256 or sha256_file(gguf_path)},
         "exported_by": f"mstk {__version__}",
     }
-    out_dir.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.", dir=out_dir.parent))
-    try:
+    def write(staging: Path) -> None:
         model = build_model(source, weights, attention)
         (staging / "model.onnx").write_bytes(model.SerializeToString())
         del model
         (staging / "tokenizer.json").write_text(tokenizer_json(fields), encoding="utf-8")
         (staging / "chat_template.jinja").write_text(fields["chat_template"] or "", encoding="utf-8")
         (staging / "config.json").write_text(json.dumps(config, indent=2) + "\n", encoding="utf-8")
-        manifest = {"export_format": EXPORT_FORMAT, "files": {f: sha256_file(staging / f) for f in FILES}}
-        (staging / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
-        if out_dir.exists():
-            shutil.rmtree(out_dir)
-        os.replace(staging, out_dir)
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise
-    return manifest
+
+    return write_export(out_dir, EXPORT_FORMAT, FILES, write)

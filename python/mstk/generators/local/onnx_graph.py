@@ -22,43 +22,14 @@ from typing import Any
 import numpy as np
 
 from mstk.generators.local.gguf_weights import BLOCK, BlockQuantized, GgufModel, LlamaConfig, unpermute_rope_rows
+from mstk.onnx_builder import GraphBuilder
 
 OPSET = 21
 WEIGHT_FORMATS = ("block", "fp32")
 ATTENTION_KINDS = ("fused", "plain")
 
 
-class _Graph:
-    """Accumulates nodes and initializers; names are generated and unique."""
-
-    def __init__(self) -> None:
-        from onnx import helper, numpy_helper
-
-        self.helper = helper
-        self.numpy_helper = numpy_helper
-        self.nodes: list[Any] = []
-        self.initializers: list[Any] = []
-        self._count = 0
-
-    def _name(self, stem: str) -> str:
-        self._count += 1
-        return f"{stem}_{self._count}"
-
-    def const(self, array: np.ndarray, stem: str = "const") -> str:
-        name = self._name(stem)
-        self.initializers.append(self.numpy_helper.from_array(np.array(array, order="C"), name))  # keeps 0-d scalars 0-d
-        return name
-
-    def ints(self, values: list[int]) -> str:
-        return self.const(np.asarray(values, np.int64), "shape")
-
-    def op(self, op_type: str, inputs: list[str], outputs: int | list[str] = 1, domain: str = "", **attrs: Any) -> Any:
-        names = [self._name(op_type.lower()) for _ in range(outputs)] if isinstance(outputs, int) else outputs
-        self.nodes.append(self.helper.make_node(op_type, inputs, names, domain=domain or None, **attrs))
-        return names[0] if len(names) == 1 else names
-
-
-def _linear(g: _Graph, x: str, weight: BlockQuantized, weights: str, stem: str) -> str:
+def _linear(g: GraphBuilder, x: str, weight: BlockQuantized, weights: str, stem: str) -> str:
     if weights == "fp32":
         w = g.const(weight.dequantize().T.copy(), stem)
         return g.op("MatMul", [x, w])
@@ -76,7 +47,7 @@ def _linear(g: _Graph, x: str, weight: BlockQuantized, weights: str, stem: str) 
     return g.op("Add", [main, g.op("MatMul", [block_sums, offsets])])
 
 
-def _rms_norm(g: _Graph, x: str, gamma: np.ndarray, eps: float, stem: str) -> str:
+def _rms_norm(g: GraphBuilder, x: str, gamma: np.ndarray, eps: float, stem: str) -> str:
     scale = g.const(gamma.astype(np.float32), stem)
     return g.op("RMSNormalization", [x, scale], axis=-1, epsilon=eps) if OPSET >= 23 else \
         g.op("SimplifiedLayerNormalization", [x, scale], axis=-1, epsilon=eps, stash_type=1)
@@ -92,7 +63,7 @@ def _rope_tables(cfg: LlamaConfig) -> tuple[np.ndarray, np.ndarray]:
     return np.cos(angles).astype(np.float32), np.sin(angles).astype(np.float32)
 
 
-def _apply_rope(g: _Graph, x: str, cos: str, sin: str, head_dim: int) -> str:
+def _apply_rope(g: GraphBuilder, x: str, cos: str, sin: str, head_dim: int) -> str:
     """x·cos + rotate_half(x)·sin with rotate_half(x) = [−x₂, x₁] over the two halves."""
     half = head_dim // 2
     first, second = g.op("Split", [x, g.ints([half, half])], outputs=2, axis=-1)
@@ -111,7 +82,7 @@ def build_model(source: GgufModel, weights: str = "block", attention: str = "fus
     from onnx import TensorProto, helper
 
     cfg = source.config()
-    g = _Graph()
+    g = GraphBuilder()
     hd, n_h, n_kv = cfg.head_dim, cfg.n_heads, cfg.n_kv_heads
     rep = n_h // n_kv
     inputs = [
