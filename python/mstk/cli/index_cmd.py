@@ -12,7 +12,7 @@ FIDELITY = ("fidelity: BM25 variants reproduce bm25s 0.3.16 / rank-bm25 0.2.2 / 
 @click.argument("corpus", default="-", metavar="CORPUS")
 @click.option("-o", "--out", "out_dir", required=True, type=click.Path(file_okay=False), help="Index directory to write.")
 @click.option("--kind", default="bm25", show_default=True,
-              help="Retriever: bm25, dense, or one a plugin registers (register_retrievers).")
+              help="Retriever: bm25, dense, faiss-hnsw, usearch (the ann extra), or one a plugin registers.")
 @click.option("-p", "--option", "plugin_options", multiple=True, metavar="NAME=VALUE",
               help="Option for a plugin retriever (repeatable).")
 @click.option("--encoder", default="minilm-int8", show_default=True, help="dense: registered encoder for the texts.")

@@ -1,4 +1,5 @@
-"""Registers the built-in retrievers (BM25 and exact dense, both in the Rust core)."""
+"""Registers the built-in retrievers: BM25 and exact dense (Rust core), and HNSW through
+faiss or usearch (the optional `ann` extra)."""
 
 from mstk import hookimpl
 

@@ -9,8 +9,9 @@ A retriever class has ``name`` and:
   return an object with ``search(queries: list[str], k, threads) -> Hits``, ``doc_id(i)``,
   ``doc_ids()``, ``content(i)`` and ``has_contents``.
 
-The built-ins ``bm25`` and ``dense`` register through the same hook (mstk writes no ANN of its
-own: faiss or usearch come in as plugins).
+The built-ins ``bm25`` and ``dense`` register through the same hook, and so do ``faiss-hnsw``
+and ``usearch`` (ann.py): mstk writes no ANN of its own, those wrap the engines of the
+optional ``ann`` extra.
 """
 
 from __future__ import annotations
@@ -39,7 +40,14 @@ class DenseRetriever:
         return Dense.open(index_dir, verify)
 
 
-BUILTIN_RETRIEVERS = (Bm25Retriever, DenseRetriever)
+def _ann_retrievers() -> tuple[type, ...]:
+    # faiss / usearch themselves are imported only when an index is built or opened
+    from mstk.retrieval.ann import FaissHnswRetriever, UsearchRetriever
+
+    return (FaissHnswRetriever, UsearchRetriever)
+
+
+BUILTIN_RETRIEVERS = (Bm25Retriever, DenseRetriever, *_ann_retrievers())
 
 
 def open_index(directory: str | os.PathLike, verify: bool = True, registry: dict[str, type] | None = None) -> Any:
