@@ -83,9 +83,7 @@ impl<'a> Cursor<'a> {
         self.eat(b'"')?;
         let start = self.pos;
         let rest = &self.s[start..];
-        let len = rest
-            .iter()
-            .position(|&b| b == b'"' || b == b'\\' || b < 0x20)?;
+        let len = special_byte(rest)?;
         if rest[len] != b'"' {
             return None;
         }
@@ -96,9 +94,7 @@ impl<'a> Cursor<'a> {
     #[inline]
     fn number(&mut self) -> Scan<f64> {
         self.ws();
-        let rest = &self.s[self.pos..];
-        let len = json_number_len(rest)?;
-        let v: f64 = fast_float2::parse(&rest[..len]).ok()?;
+        let (v, len) = parse_number(&self.s[self.pos..])?;
         if !v.is_finite() {
             return None; // out of range: the serde path words the error
         }
@@ -140,6 +136,90 @@ impl<'a> Cursor<'a> {
         self.pos += raw.get().len();
         Some((self.base + start, raw.get().len()))
     }
+}
+
+/// Index of the first `"`, `\\` or control byte of `s`, eight bytes at a time (item and
+/// provider ids are short, so a word usually holds the whole string and its quote).
+#[inline]
+fn special_byte(s: &[u8]) -> Option<usize> {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGH: u64 = 0x8080_8080_8080_8080;
+    // The high bit of byte i of `has_zero(v)` is set for the first zero byte of v (later
+    // bytes may be flagged falsely by the borrow, but only the first flag is read).
+    let has_zero = |v: u64| v.wrapping_sub(ONES) & !v & HIGH;
+    let mut i = 0;
+    while i + 8 <= s.len() {
+        let x = u64::from_le_bytes(s[i..i + 8].try_into().unwrap());
+        let hits = has_zero(x ^ (ONES * u64::from(b'"')))
+            | has_zero(x ^ (ONES * u64::from(b'\\')))
+            | (x.wrapping_sub(ONES * 0x20) & !x & HIGH); // bytes below 0x20
+        if hits != 0 {
+            return Some(i + (hits.trailing_zeros() / 8) as usize);
+        }
+        i += 8;
+    }
+    s[i..]
+        .iter()
+        .position(|&b| b == b'"' || b == b'\\' || b < 0x20)
+        .map(|p| i + p)
+}
+
+/// 10^0 … 10^22, the powers of ten a double holds exactly.
+const POW10: [f64; 23] = [
+    1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15, 1e16,
+    1e17, 1e18, 1e19, 1e20, 1e21, 1e22,
+];
+
+/// The JSON number at the start of `s` and its length, correctly rounded, or None.
+///
+/// Scores are mostly short decimals ("0.734512"): their digits fit a u64 below 2^53 and
+/// the point is at most 22 places in, so the value is one division of two exact doubles,
+/// which IEEE rounds correctly (Clinger's fast path). Anything else (an exponent, long
+/// mantissas) goes through the general parser.
+#[inline]
+fn parse_number(s: &[u8]) -> Option<(f64, usize)> {
+    let negative = s.first() == Some(&b'-');
+    let mut i = usize::from(negative);
+    let first_digit = i;
+    let mut mantissa = 0u64;
+    let take_digits = |i: &mut usize, mantissa: &mut u64| {
+        while let Some(&c) = s.get(*i) {
+            if !c.is_ascii_digit() {
+                break;
+            }
+            // wraps only past 19 digits, which the fast path below refuses
+            *mantissa = mantissa.wrapping_mul(10).wrapping_add(u64::from(c - b'0'));
+            *i += 1;
+        }
+    };
+    match s.get(i) {
+        Some(b'0') => i += 1,
+        Some(b'1'..=b'9') => take_digits(&mut i, &mut mantissa),
+        _ => return None,
+    }
+    let mut digits = i - first_digit;
+    let mut decimals = 0;
+    if s.get(i) == Some(&b'.') {
+        i += 1;
+        let start = i;
+        take_digits(&mut i, &mut mantissa);
+        decimals = i - start;
+        if decimals == 0 {
+            return None;
+        }
+        digits += decimals;
+    }
+    if !matches!(s.get(i), Some(b'e' | b'E'))
+        && digits <= 19
+        && mantissa <= 1 << 53
+        && decimals < POW10.len()
+    {
+        let v = mantissa as f64 / POW10[decimals];
+        return Some((if negative { -v } else { v }, i));
+    }
+    let len = json_number_len(s)?;
+    let v: f64 = fast_float2::parse(&s[..len]).ok()?;
+    Some((v, len))
 }
 
 /// Length of the JSON number at the start of `s` (grammar checked), or None.
@@ -281,6 +361,106 @@ mod tests {
             );
         }
         assert_eq!(json_number_len(b"01"), Some(1)); // then the ',' check fails on '1'
+    }
+
+    #[test]
+    fn numbers_equal_the_standard_parser() {
+        // std's f64 parser rounds correctly; every form the grammar allows, fast path or not
+        let mut state = 0x2545F4914F6CDD1Du64;
+        let mut next = |n: u64| {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state % n
+        };
+        let mut cases: Vec<String> = [
+            "0",
+            "-0",
+            "0.0",
+            "-0.0",
+            "1",
+            "0.5",
+            "0.734512",
+            "9007199254740992",
+            "9007199254740993",
+            "18446744073709551615",
+            "99999999999999999999",
+            "1e22",
+            "1.5E-7",
+            "-2.5e+3",
+            "0.0000000000000000000001",
+            "0.00000000000000000000001",
+            "123456789012345678.9",
+            "1.7976931348623157e308",
+            "4.9e-324",
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+        for _ in 0..20_000 {
+            let int_digits = 1 + next(12) as usize;
+            let mut t = String::new();
+            if next(4) == 0 {
+                t.push('-');
+            }
+            t.push(char::from(b'1' + next(9) as u8));
+            for _ in 1..int_digits {
+                t.push(char::from(b'0' + next(10) as u8));
+            }
+            if next(3) == 0 {
+                t = t.replacen(|c: char| c.is_ascii_digit(), "0", 1);
+                t.truncate(t.find('0').unwrap() + 1);
+            }
+            if next(4) != 0 {
+                t.push('.');
+                for _ in 0..1 + next(24) {
+                    t.push(char::from(b'0' + next(10) as u8));
+                }
+            }
+            if next(5) == 0 {
+                t.push_str(&format!("e{}", next(40) as i64 - 20));
+            }
+            cases.push(t);
+        }
+        for case in &cases {
+            let want: f64 = case.parse().unwrap();
+            let (got, len) = parse_number(format!("{case},").as_bytes()).unwrap();
+            assert_eq!(len, case.len(), "{case}");
+            assert_eq!(got.to_bits(), want.to_bits(), "{case}: {got} vs {want}");
+        }
+        for bad in ["-", ".5", "1.", "+1", "e5", "-a"] {
+            assert!(
+                parse_number(bad.as_bytes()).is_none_or(|(_, n)| n != bad.len()),
+                "{bad}"
+            );
+        }
+    }
+
+    #[test]
+    fn special_byte_finds_the_first_quote_backslash_or_control() {
+        let mut state = 7u64;
+        for _ in 0..20_000 {
+            state = state
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            let len = (state >> 58) as usize;
+            let bytes: Vec<u8> = (0..len)
+                .map(|j| {
+                    let r = (state >> (j % 48)) as u8;
+                    match r % 23 {
+                        0 => b'"',
+                        1 => b'\\',
+                        2 => r % 0x20,
+                        3 => 0x80 | r,
+                        _ => b'a' + r % 26,
+                    }
+                })
+                .collect();
+            let want = bytes
+                .iter()
+                .position(|&b| b == b'"' || b == b'\\' || b < 0x20);
+            assert_eq!(special_byte(&bytes), want, "{bytes:?}");
+        }
     }
 
     #[test]
