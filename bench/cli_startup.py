@@ -3,6 +3,8 @@ which is the floor any Python CLI pays.
 
     python bench/cli_startup.py [--repeat 20]
 
+The console script next to the interpreter is timed, not a pyenv shim found in PATH.
+
 Target (issue 2): under 0.3 s on a 2-core machine."""
 
 from __future__ import annotations
@@ -10,7 +12,7 @@ from __future__ import annotations
 import argparse
 import statistics
 
-from _common import environment, python, timed_run, write_results
+from _common import environment, mstk_command, python, timed_run, write_results
 
 
 def main() -> None:
@@ -18,8 +20,8 @@ def main() -> None:
     ap.add_argument("--repeat", type=int, default=20)
     args = ap.parse_args()
     commands = {
-        "mstk --help": ["mstk", "--help"],
-        "mstk rerank --help": ["mstk", "rerank", "--help"],
+        "mstk --help": [mstk_command(), "--help"],
+        "mstk rerank --help": [mstk_command(), "rerank", "--help"],
         "python -c pass": [python(), "-c", "pass"],
         "python -c 'import numpy'": [python(), "-c", "import numpy"],
     }

@@ -51,7 +51,7 @@ from pathlib import Path
 
 import orjson
 
-from _common import RESULTS, WORK, environment, python, timed_run
+from _common import RESULTS, WORK, environment, mstk_command, python, timed_run
 
 BENCH = Path(__file__).parent
 ROOT = BENCH.parent
@@ -64,12 +64,6 @@ TARGET_QPS = 1_000_000
 
 
 # ---------------------------------------------------------------- process timing
-
-
-def mstk_command() -> str:
-    """The console script itself, next to this interpreter (a pyenv shim would add ~0.1 s)."""
-    script = Path(sys.executable).parent / "mstk"
-    return str(script) if script.exists() else shutil.which("mstk")
 
 
 def _cpu_seconds() -> tuple[float, float]:
