@@ -503,3 +503,28 @@ def test_plugins_lists_a_failed_plugin_with_its_error() -> None:
     listing = orjson.loads(run_cli(["plugins"], pm=pm).stdout)
     assert listing[0]["name"] == "misspelled"
     assert "unknown hook 'register_metricz' (did you mean 'register_metrics'?)" in listing[0]["error"]
+
+
+def test_builtin_command_summaries_equal_their_help_and_help_imports_no_command() -> None:
+    import inspect
+    import subprocess
+    import sys
+
+    from mstk.cli.lazy import LazyCommand
+    from mstk.default_plugins.commands import BUILTIN_COMMANDS
+
+    for name, (reference, summary) in BUILTIN_COMMANDS.items():
+        command = LazyCommand(name, reference, summary).load()
+        first_paragraph = inspect.cleandoc(command.help or "").split("\n\n")[0].replace("\n", " ")
+        assert summary == first_paragraph, name
+    # `mstk --help` lists every command from its summary: no command module is imported,
+    # and the listing is the one the loaded commands give.
+    probe = ("import sys; from mstk.cli import run_with_plugins\n"
+             "run_with_plugins(args=['--help'])\n"
+             "print(sorted(m for m in sys.modules if m.startswith('mstk.cli.') and m.endswith('_cmd')), file=sys.stderr)")
+    proc = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
+    assert proc.stderr.strip().splitlines()[-1] == "[]"
+    listed = [line.split()[0] for line in proc.stdout.split("Commands:")[1].splitlines() if line.strip()]
+    assert set(BUILTIN_COMMANDS) <= set(listed)
+    loaded = run_cli(["rerank", "--help"])  # a looked-up command is the real one
+    assert loaded.exit_code == 0 and b"--method" in loaded.stdout

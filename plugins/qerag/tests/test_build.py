@@ -102,3 +102,12 @@ def test_installed_command_runs_as_a_subprocess(tmp_path: Path) -> None:
                              "--types", "keyboard", "--no-mixed"], capture_output=True, timeout=120)
     assert result.returncode == 0, result.stderr
     assert sorted(p.name for p in tmp_path.iterdir()) == ["clean", "keyboard-20", "keyboard-40", "manifest.json"]
+
+
+def test_the_listed_summary_is_the_groups_own() -> None:
+    import inspect
+
+    from mstk_qerag.cli import qerag
+    from mstk_qerag.plugin import SUMMARY
+
+    assert SUMMARY == inspect.cleandoc(qerag.help).split("\n\n")[0].replace("\n", " ")

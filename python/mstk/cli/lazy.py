@@ -12,10 +12,13 @@ import click
 
 
 class LazyCommand(click.Command):
-    """A placeholder that stands for ``module:attribute`` until the group resolves it."""
+    """A placeholder that stands for ``module:attribute`` until the group resolves it.
 
-    def __init__(self, name: str, reference: str) -> None:
-        super().__init__(name)
+    ``summary`` (the first paragraph of the command's help) lets ``mstk --help`` list the
+    command without importing it."""
+
+    def __init__(self, name: str, reference: str, summary: str | None = None) -> None:
+        super().__init__(name, help=summary)
         self.reference = reference
 
     def load(self) -> click.Command:
@@ -31,8 +34,18 @@ class LazyCommand(click.Command):
 class LazyGroup(click.Group):
     """A group whose ``LazyCommand`` entries are imported when first looked up."""
 
+    _listing = False
+
     def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
         command = self.commands.get(cmd_name)
-        if isinstance(command, LazyCommand):
+        # While the command table is printed, a placeholder with a summary stands in.
+        if isinstance(command, LazyCommand) and not (self._listing and command.help):
             command = self.commands[cmd_name] = command.load()
         return command
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        self._listing = True
+        try:
+            super().format_commands(ctx, formatter)
+        finally:
+            self._listing = False
