@@ -13,6 +13,7 @@ __all__ = [
     "IndexVersionError",
     "tokenize",
     "xxh3_64",
+    "fuse",
     "Bm25Index",
     "UNICODE_VERSION",
     "WordList",
@@ -255,6 +256,17 @@ def tokenize(
 def xxh3_64(data: bytes) -> int: ...
 
 _Hits = tuple[npt.NDArray[np.int32], npt.NDArray[np.float32], npt.NDArray[np.int32]]
+
+def fuse(
+    runs: Sequence[_Hits],
+    weights: Sequence[float],
+    k: int,
+    *,
+    fusion: str = "rrf",
+    rrf_k: float = 60.0,
+    norm: str = "minmax",
+    threads: int | None = None,
+) -> tuple[npt.NDArray[np.int32], npt.NDArray[np.float64], npt.NDArray[np.int32]]: ...
 
 @final
 class Bm25Index:

@@ -40,7 +40,7 @@ def retrieve(pm, common: CommonOptions, indexes, k, query_field, out_field, fusi
     from mstk.retrieval.bm25 import IndexError_
     from mstk.plugins import retrievers
     from mstk.retrieval.retrievers import open_index
-    from mstk.retrieval.fusion import fuse_linear, fuse_rrf
+    from mstk.retrieval.fusion import fuse_hits
 
     watch = Stopwatch()
     try:
@@ -81,15 +81,12 @@ def retrieve(pm, common: CommonOptions, indexes, k, query_field, out_field, fusi
                 good.append((line, record, text))
             queries = [t for _, _, t in good]
             results = [ix.search(queries, fetch, common.threads) for ix in opened]
+            # several indexes: fused in one Rust call for the whole batch (float64 scores)
+            hits_all = results[0] if len(results) == 1 else fuse_hits(
+                results, k, fusion=fusion, rrf_k=rrf_k, weights=run_weights, norm=norm, threads=common.threads)
             out = []
             for i, (line, record, _) in enumerate(good):
-                runs = [[(int(r.doc_idx[i, j]), float(r.scores[i, j])) for j in range(int(r.count[i]))] for r in results]
-                if len(runs) == 1:
-                    hits = [(d, results[0].scores[i, j]) for j, (d, _) in enumerate(runs[0])]
-                elif fusion == "rrf":
-                    hits = fuse_rrf(runs, k, rrf_k, run_weights)
-                else:
-                    hits = fuse_linear(runs, run_weights, k, norm)
+                hits = [(int(hits_all.doc_idx[i, j]), hits_all.scores[i, j]) for j in range(int(hits_all.count[i]))]
                 n_queries += 1
                 n_empty += not hits
                 retrieved = []

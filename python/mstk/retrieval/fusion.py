@@ -3,41 +3,55 @@
 RRF: s(d) = Σ_r w_r / (rrf_k + rank_r(d)), ranks 1-based, absent = 0 (Cormack et al. 2009).
 Linear: per run and query, min-max ((s − min) / max(max − min, 1e-9), as ranx), z-score or
 raw scores, then Σ_r w_r·s_r over the union, absent = 0. Ties go to the lower doc index.
+
+The arithmetic is the Rust core's (``_core.fuse``), one call per batch of queries; sums run
+in run order in float64, so results do not depend on the thread count.
 """
 
 from __future__ import annotations
 
 from typing import Sequence
 
+from mstk.retrieval.bm25 import Hits
+
+
+def fuse_hits(results: Sequence[Hits], k: int, *, fusion: str = "rrf", rrf_k: float = 60.0,
+              weights: Sequence[float] | None = None, norm: str = "minmax", threads: int | None = None) -> Hits:
+    """Fuse the hits of several indexes for the same queries; scores are float64."""
+    from mstk import _core
+
+    weights = list(weights) if weights is not None else [1.0] * len(results)
+    idx, scores, count = _core.fuse([(r.doc_idx, r.scores, r.count) for r in results], weights, k,
+                                    fusion=fusion, rrf_k=rrf_k, norm=norm, threads=threads)
+    return Hits(idx, scores, count)
+
+
+def _one_query(runs: Sequence[Sequence[tuple[int, float]]]) -> list[Hits]:
+    import numpy as np
+
+    out = []
+    for run in runs:
+        width = max(len(run), 1)
+        idx = np.full((1, width), -1, dtype=np.int32)
+        scores = np.full((1, width), -np.inf, dtype=np.float32)
+        for j, (doc, score) in enumerate(run):
+            idx[0, j], scores[0, j] = doc, score
+        out.append(Hits(idx, scores, np.array([len(run)], dtype=np.int32)))
+    return out
+
+
+def _pairs(hits: Hits) -> list[tuple[int, float]]:
+    n = int(hits.count[0])
+    return [(int(d), float(s)) for d, s in zip(hits.doc_idx[0, :n], hits.scores[0, :n])]
+
 
 def fuse_rrf(runs: Sequence[Sequence[tuple[int, float]]], k: int, rrf_k: float = 60.0,
              weights: Sequence[float] | None = None) -> list[tuple[int, float]]:
-    weights = weights or [1.0] * len(runs)
-    fused: dict[int, float] = {}
-    for w, run in zip(weights, runs):
-        for rank, (doc, _) in enumerate(run, start=1):
-            fused[doc] = fused.get(doc, 0.0) + w / (rrf_k + rank)
-    return sorted(fused.items(), key=lambda item: (-item[1], item[0]))[:k]
-
-
-def _normalised(run: Sequence[tuple[int, float]], norm: str) -> dict[int, float]:
-    if not run:
-        return {}
-    scores = [s for _, s in run]
-    if norm == "minmax":
-        lo, hi = min(scores), max(scores)
-        return {d: (s - lo) / max(hi - lo, 1e-9) for d, s in run}
-    if norm == "zscore":
-        mean = sum(scores) / len(scores)
-        std = (sum((s - mean) ** 2 for s in scores) / len(scores)) ** 0.5
-        return {d: (s - mean) / max(std, 1e-9) for d, s in run}
-    return dict(run)
+    """One query's runs, each a ranked list of (doc index, score), fused by RRF."""
+    return _pairs(fuse_hits(_one_query(runs), k, fusion="rrf", rrf_k=rrf_k, weights=weights))
 
 
 def fuse_linear(runs: Sequence[Sequence[tuple[int, float]]], weights: Sequence[float], k: int,
                 norm: str = "minmax") -> list[tuple[int, float]]:
-    fused: dict[int, float] = {}
-    for w, run in zip(weights, runs):
-        for doc, s in _normalised(run, norm).items():
-            fused[doc] = fused.get(doc, 0.0) + w * s
-    return sorted(fused.items(), key=lambda item: (-item[1], item[0]))[:k]
+    """One query's runs fused by a weighted sum of normalised scores (scores as float32)."""
+    return _pairs(fuse_hits(_one_query(runs), k, fusion="linear", weights=weights, norm=norm))

@@ -2,13 +2,15 @@
 //! building and searching run without the GIL on a rayon pool of the requested size.
 
 use mstk_core::retrieval::{
-    Bm25Index, Bm25Params, DenseIndex, Metric, Tokenizer, TokenizerConfig, Variant,
+    Bm25Index, Bm25Params, DenseIndex, Metric, Tokenizer, TokenizerConfig, TopK, Variant,
 };
-use numpy::{IntoPyArray, PyArray1, PyArray2, PyReadonlyArray2};
+use numpy::{
+    IntoPyArray, PyArray1, PyArray2, PyReadonlyArray1, PyReadonlyArray2, PyUntypedArrayMethods,
+};
 use pyo3::prelude::*;
 use pyo3::types::PyBytes;
 
-use crate::errors::IntoPyResult;
+use crate::errors::{IntoPyResult, ParameterError};
 use crate::with_threads;
 
 #[allow(clippy::too_many_arguments)]
@@ -450,6 +452,81 @@ fn bm25_score_groups<'py>(
 }
 
 /// xxh3-64 of `data` (the index format's checksum), for manifests.
+/// Fuse several runs over the same queries (RRF or linear); each run is (idx [n, k_r]
+/// int32, scores [n, k_r] float32, count [n] int32) as the indexes' search returns them.
+#[pyfunction]
+#[pyo3(signature = (runs, weights, k, *, fusion="rrf", rrf_k=60.0, norm="minmax", threads=None))]
+#[allow(clippy::type_complexity, clippy::too_many_arguments)]
+fn fuse<'py>(
+    py: Python<'py>,
+    runs: Vec<(
+        PyReadonlyArray2<'py, i32>,
+        PyReadonlyArray2<'py, f32>,
+        PyReadonlyArray1<'py, i32>,
+    )>,
+    weights: Vec<f64>,
+    k: usize,
+    fusion: &str,
+    rrf_k: f64,
+    norm: &str,
+    threads: Option<usize>,
+) -> PyResult<(
+    Bound<'py, PyArray2<i32>>,
+    Bound<'py, PyArray2<f64>>,
+    Bound<'py, PyArray1<i32>>,
+)> {
+    if k == 0 {
+        return Err(ParameterError::new_err("k must be at least 1"));
+    }
+    let method = match fusion {
+        "rrf" => mstk_core::retrieval::Fusion::Rrf { rrf_k },
+        "linear" => mstk_core::retrieval::Fusion::Linear {
+            norm: mstk_core::retrieval::Norm::parse(norm).py()?,
+        },
+        other => {
+            return Err(ParameterError::new_err(format!(
+                "fusion must be rrf or linear, got '{other}'"
+            )))
+        }
+    };
+    // Owned copies before the GIL is released.
+    let mut owned = Vec::with_capacity(runs.len());
+    for (idx, score, count) in &runs {
+        let shape = idx.shape();
+        if score.shape() != shape
+            || count.len() != shape[0]
+            || count.as_array().iter().any(|&c| c < 0)
+        {
+            return Err(crate::errors::ShapeError::new_err(
+                "a run is (idx [n, k], scores [n, k], count [n]) with counts of at least 0",
+            ));
+        }
+        owned.push(TopK {
+            k: shape[1],
+            idx: idx.as_array().iter().copied().collect(),
+            score: score.as_array().iter().copied().collect(),
+            count: count.as_array().iter().map(|&c| c as u32).collect(),
+        });
+    }
+    let fused = py
+        .detach(|| {
+            with_threads(threads, || {
+                let refs: Vec<&TopK> = owned.iter().collect();
+                mstk_core::retrieval::fuse(&refs, &weights, method, k)
+            })
+        })?
+        .py()?;
+    let n = fused.count.len();
+    let idx = numpy::ndarray::Array2::from_shape_vec((n, k), fused.idx).expect("n·k entries");
+    let score = numpy::ndarray::Array2::from_shape_vec((n, k), fused.score).expect("n·k entries");
+    let count: Vec<i32> = fused.count.iter().map(|&c| c as i32).collect();
+    Ok((
+        idx.into_pyarray(py),
+        score.into_pyarray(py),
+        count.into_pyarray(py),
+    ))
+}
+
 #[pyfunction]
 fn xxh3_64(data: &[u8]) -> u64 {
     xxhash_rust::xxh3::xxh3_64(data)
@@ -461,5 +538,6 @@ pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(tokenize, m)?)?;
     m.add_function(wrap_pyfunction!(bm25_score_groups, m)?)?;
     m.add_function(wrap_pyfunction!(xxh3_64, m)?)?;
+    m.add_function(wrap_pyfunction!(fuse, m)?)?;
     Ok(())
 }
