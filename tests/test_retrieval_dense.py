@@ -45,6 +45,56 @@ def test_exact_topk_equals_lexsort_with_ties(n, d, nq, k, seed) -> None:
             assert hits.count[i] == min(k, n)
 
 
+def quantised(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The spec's int8 scheme in numpy (float32 throughout, np.round is half to even)."""
+    x = x.astype(np.float32)
+    peak = np.abs(x).max(axis=1)
+    scale = np.where(peak > 0, peak / np.float32(127), np.float32(1)).astype(np.float32)
+    codes = np.clip(np.round(x / scale[:, None]), -127, 127).astype(np.int8)
+    return codes, scale
+
+
+@settings(max_examples=30, deadline=None)
+@given(n=st.integers(1, 300), d=st.integers(1, 24), nq=st.integers(1, 20), k=st.integers(1, 12), seed=st.integers(0, 10**6))
+def test_int8_topk_equals_numpy_on_the_same_codes(n, d, nq, k, seed) -> None:
+    rng = np.random.default_rng(seed)
+    docs = rng.normal(size=(n, d)).astype(np.float32)
+    docs[rng.random(n) < 0.1] = 0  # all-zero rows take scale 1
+    queries = rng.normal(size=(nq, d)).astype(np.float32)
+    index = Dense.build(docs, [str(i) for i in range(n)], dtype="int8")
+    assert index.meta["params"]["dtype"] == "int8"
+    dc, ds = quantised(docs)
+    qc, qs = quantised(queries)
+    dots = qc.astype(np.int64) @ dc.astype(np.int64).T  # exact integer sums
+    scores = (qs[:, None] * ds[None, :]) * dots.astype(np.float32)
+    for threads in (1, 2):
+        hits = index.search_vectors(queries, k, threads)
+        for i in range(nq):
+            want = np.lexsort((np.arange(n), -scores[i]))[:k]
+            assert hits.doc_idx[i, : hits.count[i]].tolist() == want.tolist()
+            assert np.array_equal(hits.scores[i, : hits.count[i]], scores[i, want])
+
+
+def test_int8_index_is_smaller_and_close_to_f32(tmp_path: Path) -> None:
+    rng = np.random.default_rng(0)
+    centres = rng.normal(size=(40, 128))
+    docs = (centres[rng.integers(0, 40, 3000)] + 0.5 * rng.normal(size=(3000, 128))).astype(np.float32)
+    queries = (centres[rng.integers(0, 40, 200)] + 0.5 * rng.normal(size=(200, 128))).astype(np.float32)
+    ids = [f"d{i}" for i in range(len(docs))]
+    exact = Dense.build(docs, ids, metric="cos")
+    small = Dense.build(docs, ids, metric="cos", dtype="int8")
+    exact.save(tmp_path / "f32")
+    small.save(tmp_path / "int8")
+    f32_bytes = (tmp_path / "f32" / "index.mstk").stat().st_size
+    int8_bytes = (tmp_path / "int8" / "index.mstk").stat().st_size
+    assert int8_bytes < 0.3 * f32_bytes  # codes are a quarter; scales and ids add the rest
+    want, got = exact.search_vectors(queries, 10), open_index(tmp_path / "int8").search_vectors(queries, 10)
+    recall = np.mean([len(set(a.tolist()) & set(b.tolist())) / 10 for a, b in zip(want.doc_idx, got.doc_idx)])
+    assert recall >= 0.9, recall  # measured 0.973
+    with pytest.raises(ValueError, match="dtype"):
+        Dense.build(docs, ids, dtype="int4")
+
+
 def test_dimension_mismatch_and_round_trip(tmp_path: Path) -> None:
     vectors = np.array([[3, 4], [1, 0], [0, 2]], dtype=np.float32)
     index = Dense.build(vectors, ["a", "b", "c"], metric="cos", contents=["x", "y", "z"], encoder={"name": "none"})

@@ -336,6 +336,7 @@ class DenseIndex:
         metric: str = "ip",
         contents: list[str] | None = None,
         encoder_json: str = "null",
+        dtype: str = "f32",
     ) -> DenseIndex: ...
     @staticmethod
     def from_bytes(data: bytes, verify: bool = True) -> DenseIndex: ...

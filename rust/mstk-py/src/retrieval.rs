@@ -2,7 +2,7 @@
 //! building and searching run without the GIL on a rayon pool of the requested size.
 
 use mstk_core::retrieval::{
-    Bm25Index, Bm25Params, DenseIndex, Metric, Tokenizer, TokenizerConfig, TopK, Variant,
+    Bm25Index, Bm25Params, DenseIndex, Metric, Storage, Tokenizer, TokenizerConfig, TopK, Variant,
 };
 use numpy::{
     IntoPyArray, PyArray1, PyArray2, PyReadonlyArray1, PyReadonlyArray2, PyUntypedArrayMethods,
@@ -330,16 +330,21 @@ fn rows(a: &PyReadonlyArray2<'_, f32>) -> (Vec<f32>, usize) {
 #[pymethods]
 impl PyDenseIndex {
     #[staticmethod]
-    #[pyo3(signature = (vectors, ids, *, metric="ip", contents=None, encoder_json="null"))]
+    #[pyo3(signature = (vectors, ids, *, metric="ip", contents=None, encoder_json="null", dtype="f32"))]
     fn build(
         vectors: PyReadonlyArray2<'_, f32>,
         ids: Vec<String>,
         metric: &str,
         contents: Option<Vec<String>>,
         encoder_json: &str,
+        dtype: &str,
     ) -> PyResult<Self> {
+        let storage = Storage::parse(dtype).py()?;
         let (data, dim) = rows(&vectors);
         let mut index = DenseIndex::new(data, dim, Metric::parse(metric).py()?, ids).py()?;
+        if storage == Storage::Int8 {
+            index = index.into_int8();
+        }
         if let Some(c) = contents {
             if c.len() != index.n_docs() {
                 return Err(crate::errors::ShapeError::new_err(

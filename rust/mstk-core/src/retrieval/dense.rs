@@ -40,11 +40,40 @@ impl Metric {
     }
 }
 
+/// How document vectors are stored: float32, or int8 codes with one scale per row.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Storage {
+    F32,
+    Int8,
+}
+
+impl Storage {
+    pub fn parse(name: &str) -> CoreResult<Self> {
+        match name {
+            "f32" => Ok(Storage::F32),
+            "int8" => Ok(Storage::Int8),
+            other => Err(CoreError::parameter(format!(
+                "dtype must be f32 or int8, got {other:?}"
+            ))),
+        }
+    }
+    pub fn name(self) -> &'static str {
+        match self {
+            Storage::F32 => "f32",
+            Storage::Int8 => "int8",
+        }
+    }
+}
+
 pub struct DenseIndex {
     pub dim: usize,
     pub metric: Metric,
-    /// Row-major [n_docs, dim]; L2-normalised rows for `cos`.
+    pub storage: Storage,
+    /// Row-major [n_docs, dim]; L2-normalised rows for `cos`. Empty for int8 storage.
     pub vectors: Vec<f32>,
+    /// int8 storage: row-major codes and one scale per row (value ≈ scale · code).
+    pub codes: Vec<i8>,
+    pub scales: Vec<f32>,
     pub doc_ids: Vec<String>,
     pub contents: Option<Vec<String>>,
     /// Free-form JSON describing the encoder that made the vectors (fingerprint).
@@ -74,6 +103,7 @@ pub fn dot(a: &[f32], b: &[f32]) -> f32 {
 /// ([queries, docs] row-major), by matrixmultiply's sgemm (packed panels, FMA kernels
 /// picked at run time). The summation order depends only on `dim` and the call shape,
 /// never on the thread count.
+#[rustfmt::skip] // one line per matrix in the sgemm call
 fn scores_tile(queries: &[f32], docs: &[f32], dim: usize, out: &mut [f32]) {
     let (m, n) = (queries.len() / dim, docs.len() / dim);
     debug_assert_eq!(out.len(), m * n);
@@ -101,6 +131,52 @@ fn normalize_rows(v: &mut [f32], dim: usize) {
             *x /= norm;
         }
     }
+}
+
+/// Per-row symmetric int8 codes: s = max|x|/127 (1 for an all-zero row), q = x/s rounded
+/// half to even and clamped to ±127, all in f32.
+pub fn quantize_rows(v: &[f32], dim: usize) -> (Vec<i8>, Vec<f32>) {
+    let mut codes = Vec::with_capacity(v.len());
+    let mut scales = Vec::with_capacity(v.len() / dim.max(1));
+    for row in v.chunks_exact(dim) {
+        let max = row.iter().fold(0f32, |m, x| m.max(x.abs()));
+        let scale = if max > 0.0 { max / 127.0 } else { 1.0 };
+        codes.extend(
+            row.iter()
+                .map(|x| (x / scale).round_ties_even().clamp(-127.0, 127.0) as i8),
+        );
+        scales.push(scale);
+    }
+    (codes, scales)
+}
+
+/// Σ a_i·b_i in i32; the AVX2 build of the same loop where the CPU has it (LLVM turns
+/// it into vpmaddwd), chosen once per search.
+fn dot_i8_kernel() -> fn(&[i8], &[i8]) -> i32 {
+    #[cfg(target_arch = "x86_64")]
+    {
+        if std::arch::is_x86_feature_detected!("avx2") {
+            return |a, b| {
+                // SAFETY: AVX2 is present (checked just above).
+                unsafe { dot_i8_avx2(a, b) }
+            };
+        }
+    }
+    dot_i8
+}
+
+#[inline(always)]
+fn dot_i8(a: &[i8], b: &[i8]) -> i32 {
+    a.iter()
+        .zip(b)
+        .map(|(&x, &y)| i32::from(x) * i32::from(y))
+        .sum()
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+unsafe fn dot_i8_avx2(a: &[i8], b: &[i8]) -> i32 {
+    dot_i8(a, b)
 }
 
 /// A bounded list of the best (score, index) pairs: score desc, index asc.
@@ -171,11 +247,29 @@ impl DenseIndex {
         Ok(DenseIndex {
             dim,
             metric,
+            storage: Storage::F32,
             vectors,
+            codes: Vec::new(),
+            scales: Vec::new(),
             doc_ids,
             contents: None,
             encoder: serde_json::Value::Null,
         })
+    }
+
+    /// Store the vectors as int8 (spec: per-row symmetric scale s = max|x|/127, 1 for an
+    /// all-zero row; q = round-half-even(x/s) clamped to ±127). A quarter of the memory;
+    /// scores become approximate.
+    pub fn into_int8(mut self) -> Self {
+        if self.storage == Storage::Int8 {
+            return self;
+        }
+        let (codes, scales) = quantize_rows(&self.vectors, self.dim);
+        self.codes = codes;
+        self.scales = scales;
+        self.vectors = Vec::new();
+        self.storage = Storage::Int8;
+        self
     }
 
     pub fn n_docs(&self) -> usize {
@@ -200,32 +294,39 @@ impl DenseIndex {
         let dim = self.dim;
         let n_q = queries.len() / dim;
         let keep = k.min(self.n_docs());
-        let blocks: Vec<Vec<Vec<(f32, u32)>>> = queries
-            .par_chunks(QUERY_BLOCK * dim)
-            .map(|qblock| {
-                let mut best: Vec<Best> = (0..qblock.len() / dim)
-                    .map(|_| Best {
-                        k: keep.max(1),
-                        items: Vec::with_capacity(keep + 1),
-                    })
-                    .collect();
-                let n_block_q = qblock.len() / dim;
-                let mut tile = vec![0f32; QUERY_BLOCK * DOC_BLOCK];
-                for (b, dblock) in self.vectors.chunks(DOC_BLOCK * dim).enumerate() {
-                    let base = (b * DOC_BLOCK) as u32;
-                    let n_block_d = dblock.len() / dim;
-                    scores_tile(qblock, dblock, dim, &mut tile[..n_block_q * n_block_d]);
-                    for (qi, row) in tile[..n_block_q * n_block_d].chunks_exact(n_block_d).enumerate() {
-                        for (di, &score) in row.iter().enumerate() {
-                            best[qi].offer(score, base + di as u32);
+        let blocks: Vec<Vec<Vec<(f32, u32)>>> = if self.storage == Storage::Int8 {
+            self.int8_blocks(&queries, keep)
+        } else {
+            queries
+                .par_chunks(QUERY_BLOCK * dim)
+                .map(|qblock| {
+                    let mut best: Vec<Best> = (0..qblock.len() / dim)
+                        .map(|_| Best {
+                            k: keep.max(1),
+                            items: Vec::with_capacity(keep + 1),
+                        })
+                        .collect();
+                    let n_block_q = qblock.len() / dim;
+                    let mut tile = vec![0f32; QUERY_BLOCK * DOC_BLOCK];
+                    for (b, dblock) in self.vectors.chunks(DOC_BLOCK * dim).enumerate() {
+                        let base = (b * DOC_BLOCK) as u32;
+                        let n_block_d = dblock.len() / dim;
+                        scores_tile(qblock, dblock, dim, &mut tile[..n_block_q * n_block_d]);
+                        for (qi, row) in tile[..n_block_q * n_block_d]
+                            .chunks_exact(n_block_d)
+                            .enumerate()
+                        {
+                            for (di, &score) in row.iter().enumerate() {
+                                best[qi].offer(score, base + di as u32);
+                            }
                         }
                     }
-                }
-                best.into_iter()
-                    .map(|b| if keep == 0 { Vec::new() } else { b.finish() })
-                    .collect()
-            })
-            .collect();
+                    best.into_iter()
+                        .map(|b| if keep == 0 { Vec::new() } else { b.finish() })
+                        .collect()
+                })
+                .collect()
+        };
         let mut out = TopK {
             k,
             idx: vec![-1; n_q * k],
@@ -242,10 +343,49 @@ impl DenseIndex {
         Ok(out)
     }
 
+    /// int8 search: queries quantised like the documents, score = s_q·s_d·Σ q_q q_d with
+    /// the sum in i32 (exact, so the order of terms does not matter).
+    fn int8_blocks(&self, queries: &[f32], keep: usize) -> Vec<Vec<Vec<(f32, u32)>>> {
+        let dim = self.dim;
+        let (q_codes, q_scales) = quantize_rows(queries, dim);
+        let dot = dot_i8_kernel();
+        q_codes
+            .par_chunks(QUERY_BLOCK * dim)
+            .zip(q_scales.par_chunks(QUERY_BLOCK))
+            .map(|(qblock, qscale)| {
+                let mut best: Vec<Best> = (0..qscale.len())
+                    .map(|_| Best {
+                        k: keep.max(1),
+                        items: Vec::with_capacity(keep + 1),
+                    })
+                    .collect();
+                for (b, (dblock, dscale)) in self
+                    .codes
+                    .chunks(DOC_BLOCK * dim)
+                    .zip(self.scales.chunks(DOC_BLOCK))
+                    .enumerate()
+                {
+                    let base = (b * DOC_BLOCK) as u32;
+                    for ((q, &sq), best) in
+                        qblock.chunks_exact(dim).zip(qscale).zip(best.iter_mut())
+                    {
+                        for (di, (d, &sd)) in dblock.chunks_exact(dim).zip(dscale).enumerate() {
+                            let score = (sq * sd) * dot(q, d) as f32;
+                            best.offer(score, base + di as u32);
+                        }
+                    }
+                }
+                best.into_iter()
+                    .map(|b| if keep == 0 { Vec::new() } else { b.finish() })
+                    .collect()
+            })
+            .collect()
+    }
+
     pub fn meta_json(&self) -> serde_json::Value {
         json!({
             "retriever": "dense",
-            "params": {"metric": self.metric.name(), "dtype": "f32", "dim": self.dim},
+            "params": {"metric": self.metric.name(), "dtype": self.storage.name(), "dim": self.dim},
             "encoder": self.encoder,
             "n_docs": self.n_docs(),
             "store_contents": self.contents.is_some(),
@@ -253,7 +393,13 @@ impl DenseIndex {
     }
 
     pub fn to_bytes(&self) -> CoreResult<Vec<u8>> {
-        let mut sections = vec![Section::f32s("vectors", &self.vectors)];
+        let mut sections = match self.storage {
+            Storage::F32 => vec![Section::f32s("vectors", &self.vectors)],
+            Storage::Int8 => vec![
+                Section::i8s("codes", &self.codes),
+                Section::f32s("scales", &self.scales),
+            ],
+        };
         sections.extend(Section::strings("docid", &self.doc_ids));
         if let Some(c) = &self.contents {
             sections.extend(Section::strings("contents", c));
@@ -281,13 +427,30 @@ impl DenseIndex {
             .ok_or_else(|| corrupt("meta", "dim missing"))? as usize;
         let metric = Metric::parse(meta["params"]["metric"].as_str().unwrap_or(""))
             .map_err(|_| corrupt("meta", "bad metric"))?;
-        let vectors = format::read_f32s(format::find(&sections, "vectors")?)?;
+        let storage = Storage::parse(meta["params"]["dtype"].as_str().unwrap_or("f32"))
+            .map_err(|_| corrupt("meta", "bad dtype"))?;
         let doc_ids = format::read_strings(&sections, "docid")?;
-        if dim == 0 || vectors.len() != dim * doc_ids.len() {
-            return Err(corrupt(
-                "vectors",
-                "vector count disagrees with the document ids",
-            ));
+        let (mut vectors, mut codes, mut scales) = (Vec::new(), Vec::new(), Vec::new());
+        match storage {
+            Storage::F32 => {
+                vectors = format::read_f32s(format::find(&sections, "vectors")?)?;
+                if dim == 0 || vectors.len() != dim * doc_ids.len() {
+                    return Err(corrupt(
+                        "vectors",
+                        "vector count disagrees with the document ids",
+                    ));
+                }
+            }
+            Storage::Int8 => {
+                codes = format::read_i8s(format::find(&sections, "codes")?)?;
+                scales = format::read_f32s(format::find(&sections, "scales")?)?;
+                if dim == 0 || codes.len() != dim * doc_ids.len() || scales.len() != doc_ids.len() {
+                    return Err(corrupt(
+                        "codes",
+                        "code or scale count disagrees with the document ids",
+                    ));
+                }
+            }
         }
         let contents = if meta["store_contents"].as_bool() == Some(true) {
             Some(format::read_strings(&sections, "contents")?)
@@ -297,7 +460,10 @@ impl DenseIndex {
         Ok(DenseIndex {
             dim,
             metric,
+            storage,
             vectors,
+            codes,
+            scales,
             doc_ids,
             contents,
             encoder: meta["encoder"].clone(),
@@ -308,6 +474,27 @@ impl DenseIndex {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn int8_quantisation_and_scores_by_hand() {
+        // row max 2.54 → scale 0.02: 1.0/0.02 = 50, -2.54 → -127, 0.01/0.02 = 0.5 → 0 (even)
+        let (codes, scales) = quantize_rows(&[1.0, -2.54, 0.01, 0.0, 0.0, 0.0], 3);
+        assert_eq!(codes, vec![50, -127, 0, 0, 0, 0]);
+        assert_eq!(scales, vec![2.54f32 / 127.0, 1.0]);
+        let docs = vec![1.0, -2.54, 0.01, 0.5, 0.5, 0.0];
+        let index = DenseIndex::new(docs, 3, Metric::Ip, vec!["a".into(), "b".into()])
+            .unwrap()
+            .into_int8();
+        let top = index.topk(&[2.0, 0.0, 0.0], 2).unwrap();
+        // query codes [127, 0, 0], scale 2/127: a = (2/127)(2.54/127)·6350, b = (2/127)(0.5/127)·16129
+        let (sq, sa, sb) = (2.0f32 / 127.0, 2.54f32 / 127.0, 0.5f32 / 127.0);
+        assert_eq!(top.idx, vec![0, 1]);
+        assert_eq!(top.score, vec![(sq * sa) * 6350.0, (sq * sb) * 16129.0]);
+        let back = DenseIndex::from_bytes(&index.to_bytes().unwrap(), true).unwrap();
+        assert_eq!(back.storage, Storage::Int8);
+        assert_eq!(back.topk(&[2.0, 0.0, 0.0], 2).unwrap(), top);
+        assert_eq!(dot_i8_kernel()(&[127, -127, 3], &[127, 127, -2]), -6);
+    }
 
     #[test]
     fn topk_matches_a_full_sort_with_ties() {

@@ -49,6 +49,14 @@ impl Section {
             bytes: v.iter().flat_map(|x| x.to_le_bytes()).collect(),
         }
     }
+    pub fn i8s(name: &str, v: &[i8]) -> Self {
+        Section {
+            name: name.into(),
+            dtype: Dtype::I8,
+            items: v.len() as u64,
+            bytes: v.iter().map(|&x| x as u8).collect(),
+        }
+    }
     pub fn f32s(name: &str, v: &[f32]) -> Self {
         Section {
             name: name.into(),
@@ -251,6 +259,13 @@ pub fn read_u32s(s: &Section) -> CoreResult<Vec<u32>> {
         .chunks_exact(4)
         .map(|c| u32::from_le_bytes(c.try_into().expect("4")))
         .collect())
+}
+
+pub fn read_i8s(s: &Section) -> CoreResult<Vec<i8>> {
+    if s.dtype != Dtype::I8 || s.bytes.len() as u64 != s.items {
+        return Err(corrupt(&s.name, "expected i8 items"));
+    }
+    Ok(s.bytes.iter().map(|&b| b as i8).collect())
 }
 
 pub fn read_f32s(s: &Section) -> CoreResult<Vec<f32>> {

@@ -16,7 +16,7 @@ pub mod tokenize;
 mod unicode_tables;
 
 pub use bm25::{Bm25Params, Variant};
-pub use dense::{DenseIndex, Metric};
+pub use dense::{DenseIndex, Metric, Storage};
 pub use fusion::{fuse, Fused, Fusion, Norm};
 pub use index::{bm25_score_groups, Bm25Index, TopK};
 pub use tokenize::{Normalize, Tokenizer, TokenizerConfig, TokenizerKind};
