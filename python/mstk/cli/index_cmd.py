@@ -32,8 +32,10 @@ FIDELITY = ("fidelity: BM25 variants reproduce bm25s 0.3.16 / rank-bm25 0.2.2 / 
 @click.option("--delta", type=float, default=None, help="bm25l 0.5, bm25+ 1.0.")
 @click.option("--epsilon", type=float, default=None, help="okapi's negative-idf floor factor (0.25).")
 @click.option("--lucene-norms", is_flag=True, help="Lucene's one-byte document lengths and float arithmetic.")
-@click.option("--tokenizer", type=click.Choice(["word", "whitespace", "lowercase", "char", "char-bigram"]), default="word",
-              show_default=True, help="char / char-bigram: CJK characters (or overlapping pairs) as tokens.")
+@click.option("--tokenizer", type=click.Choice(["word", "whitespace", "lowercase", "char", "char-bigram", "jieba", "jieba-search"]),
+              default="word", show_default=True,
+              help="char / char-bigram: CJK characters (or overlapping pairs) as tokens; jieba / jieba-search: "
+                   "Chinese words (jieba's cut / cut_for_search).")
 @click.option("--stopwords", default=None, help="en, none or FILE (one word per line); default en for word, none otherwise.")
 @click.option("--stemmer", type=click.Choice(["english", "none"]), default=None, help="Default english for word.")
 @click.option("--normalize", type=click.Choice(["none", "nfc", "nfkc"]), default="none", show_default=True)

@@ -26,6 +26,8 @@ pub fn tokenizer_json(t: &TokenizerConfig) -> Value {
             TokenizerKind::Lowercase => "lowercase",
             TokenizerKind::Char => "char",
             TokenizerKind::CharBigram => "char-bigram",
+            TokenizerKind::Jieba => "jieba",
+            TokenizerKind::JiebaSearch => "jieba-search",
         },
         "stopwords": t.stopwords,
         "stemmer": if t.stem { "english" } else { "none" },

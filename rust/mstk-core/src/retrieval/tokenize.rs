@@ -33,6 +33,11 @@ pub enum TokenizerKind {
     /// CJK runs give overlapping bigrams (a one-character run its unigram), as Lucene's
     /// CJKBigramFilter; other word-character runs are lower-cased words.
     CharBigram,
+    /// jieba's `cut` (HMM on, default dictionary); tokens holding a word character,
+    /// lower-cased. Needs the crate feature `jieba`.
+    Jieba,
+    /// jieba's `cut_for_search`: also the dictionary words inside long words.
+    JiebaSearch,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -61,9 +66,12 @@ impl TokenizerConfig {
             "lowercase" => TokenizerKind::Lowercase,
             "char" => TokenizerKind::Char,
             "char-bigram" => TokenizerKind::CharBigram,
+            "jieba" if cfg!(feature = "jieba") => TokenizerKind::Jieba,
+            "jieba-search" if cfg!(feature = "jieba") => TokenizerKind::JiebaSearch,
             other => {
                 return Err(CoreError::parameter(format!(
-                    "unknown tokenizer {other:?} (built in: word, whitespace, lowercase, char, char-bigram)"
+                    "unknown tokenizer {other:?} (built in: word, whitespace, lowercase, char, char-bigram{})",
+                    if cfg!(feature = "jieba") { ", jieba, jieba-search" } else { "" }
                 )))
             }
         };
@@ -90,6 +98,13 @@ impl TokenizerConfig {
             ))),
         }
     }
+}
+
+/// jieba's default dictionary, parsed once per process (about 0.3 s) on first use.
+#[cfg(feature = "jieba")]
+fn jieba() -> &'static jieba_rs::Jieba {
+    static JIEBA: std::sync::OnceLock<jieba_rs::Jieba> = std::sync::OnceLock::new();
+    JIEBA.get_or_init(jieba_rs::Jieba::new)
 }
 
 fn in_ranges(ranges: &[(u32, u32)], c: char) -> bool {
@@ -217,6 +232,9 @@ impl<'c> Tokenizer<'c> {
                     self.push_word(word, out);
                 }
             }
+            TokenizerKind::Jieba | TokenizerKind::JiebaSearch => {
+                self.jieba_into(&text, out);
+            }
             TokenizerKind::Word => {
                 let lower = py_lower(&text);
                 let mut start: Option<usize> = None;
@@ -246,6 +264,29 @@ impl<'c> Tokenizer<'c> {
                 }
             }
         }
+    }
+
+    #[cfg(feature = "jieba")]
+    fn jieba_into(&self, text: &str, out: &mut Vec<String>) {
+        let jieba = jieba();
+        let words = if self.config.kind == TokenizerKind::JiebaSearch {
+            jieba.cut_for_search(text, true)
+        } else {
+            jieba.cut(text, true)
+        };
+        for word in words {
+            if word.chars().any(is_word_char) {
+                let lower = py_lower(word);
+                if !self.is_stopword(&lower) {
+                    out.push(lower.into_owned());
+                }
+            }
+        }
+    }
+
+    #[cfg(not(feature = "jieba"))]
+    fn jieba_into(&self, _text: &str, _out: &mut Vec<String>) {
+        unreachable!("TokenizerConfig::new refuses jieba without the feature")
     }
 
     fn push_word(&mut self, word: String, out: &mut Vec<String>) {
@@ -289,6 +330,21 @@ mod tests {
     fn tokens(kind: &str, text: &str) -> Vec<String> {
         let config = TokenizerConfig::new(kind).unwrap();
         Tokenizer::new(&config).tokenize(text)
+    }
+
+    #[cfg(feature = "jieba")]
+    #[test]
+    fn jieba_tokenizers_keep_word_tokens_lower_cased() {
+        assert_eq!(
+            tokens("jieba-search", "中华人民共和国刑法第264条"),
+            ["中华", "华人", "人民", "共和", "共和国", "中华人民共和国", "刑法", "第", "264", "条"]
+        );
+        assert_eq!(
+            tokens("jieba", "中华人民共和国刑法第264条。"),
+            ["中华人民共和国", "刑法", "第", "264", "条"]
+        );
+        assert!(tokens("jieba", "，。！ ").is_empty());
+        assert!(tokens("jieba", "ABC公司").iter().all(|t| t.to_lowercase() == *t));
     }
 
     #[test]
