@@ -224,3 +224,49 @@ def test_a_plugin_retriever_builds_and_serves_an_index(tmp_path: Path) -> None:
     # Without the plugin the index names a retriever that is not installed.
     missing = run_cli(["retrieve", "--index", str(tmp_path / "ov")], input=b'{"id":"q","question":"apple"}\n')
     assert missing.exit_code == 2 and b"not installed" in missing.stderr
+
+
+@settings(max_examples=30, deadline=None)
+@given(n=st.integers(1, 80), d=st.integers(1, 8), groups=st.integers(1, 10), k=st.integers(1, 6),
+       dtype=st.sampled_from(["f32", "int8"]), seed=st.integers(0, 10**6))
+def test_grouped_topk_ranks_each_groups_candidates(n, d, groups, k, dtype, seed) -> None:
+    rng = np.random.default_rng(seed)
+    docs = rng.integers(-3, 4, size=(n, d)).astype(np.float32)  # exact dots, many ties
+    queries = rng.integers(-3, 4, size=(4, d)).astype(np.float32)
+    index = Dense.build(docs, [str(i) for i in range(n)], dtype=dtype)
+    group_query = rng.integers(0, 4, groups).tolist()
+    cand, cand_off = [], [0]
+    for _ in range(groups):
+        cand.extend(rng.choice(n, size=int(rng.integers(0, n + 1)), replace=False).tolist())
+        cand_off.append(len(cand))
+    idx, scores, count = index._index.topk_groups(queries, group_query, cand, cand_off, k)
+    if dtype == "int8":
+        dc, ds = quantised(docs)
+        qc, qs = quantised(queries)
+        full = (qs[:, None] * ds[None, :]) * (qc.astype(np.int64) @ dc.astype(np.int64).T).astype(np.float32)
+    else:
+        full = queries @ docs.T
+    for g in range(groups):
+        members = np.array(cand[cand_off[g]:cand_off[g + 1]], dtype=np.int64)
+        s = full[group_query[g], members]
+        want = members[np.lexsort((members, -s))][:k]
+        assert idx[g, : count[g]].tolist() == want.tolist()
+
+
+def test_tree_retrieval_with_dense_children() -> None:
+    from mstk.retrieval import Bm25, tree_retrieve
+
+    parents = Bm25.build(["theft of property", "fraud and deception"], ["theft", "fraud"], tokenizer="lowercase")
+    # children as 2-d vectors; the query vector [1, 0] prefers c2, then c0
+    children = Dense.build(np.array([[0.5, 0.5], [0.1, 0.9], [0.9, 0.1], [0.0, 1.0]], dtype=np.float32),
+                           ["c0", "c1", "c2", "c3"])
+    links_off, links = [0, 2, 4], [0, 1, 2, 3]  # theft -> c0, c1; fraud -> c2, c3
+    [result] = tree_retrieve(parents, children, links_off, links, ["property theft"], k_parent=2, k_child=1,
+                             child_query_vectors=np.array([[1.0, 0.0]], dtype=np.float32))
+    assert [p["id"] for p in result] == ["theft"]  # fraud matches no query term
+    assert [c["id"] for c in result[0]["children"]] == ["c0"]  # only theft's own children compete
+    [both] = tree_retrieve(parents, children, links_off, links, ["property fraud"], k_parent=2, k_child=2,
+                           child_query_vectors=np.array([[1.0, 0.0]], dtype=np.float32))
+    assert [[c["id"] for c in p["children"]] for p in both] == [["c0", "c1"], ["c2", "c3"]]
+    with pytest.raises(ValueError, match="dimension"):
+        tree_retrieve(parents, children, links_off, links, ["theft"], child_query_vectors=np.ones((1, 3), np.float32))

@@ -351,6 +351,15 @@ class DenseIndex:
     def content(self, i: int) -> str | None: ...
     @property
     def has_contents(self) -> bool: ...
+    def topk_groups(
+        self,
+        queries: npt.NDArray[np.float32],
+        group_query: list[int],
+        cand: list[int],
+        cand_off: list[int],
+        k: int = 10,
+        threads: int | None = None,
+    ) -> _Hits: ...
     def search(self, queries: npt.NDArray[np.float32], k: int = 10, threads: int | None = None) -> _Hits: ...
 def bm25_score_groups(
     docs: list[list[str]],

@@ -372,6 +372,37 @@ impl PyDenseIndex {
         Ok(PyBytes::new(py, &bytes))
     }
 
+    /// Grouped top-k over candidate documents: group g ranks `cand[cand_off[g]..cand_off[g+1]]`
+    /// for query row `queries[group_query[g]]`.
+    #[pyo3(signature = (queries, group_query, cand, cand_off, k=10, threads=None))]
+    #[allow(clippy::too_many_arguments)]
+    fn topk_groups<'py>(
+        &self,
+        py: Python<'py>,
+        queries: PyReadonlyArray2<'py, f32>,
+        group_query: Vec<u32>,
+        cand: Vec<u32>,
+        cand_off: Vec<u64>,
+        k: usize,
+        threads: Option<usize>,
+    ) -> PyResult<Hits<'py>> {
+        let (q, dim) = rows(&queries);
+        if dim != self.0.dim {
+            return Err(crate::errors::ShapeError::new_err(format!(
+                "queries have dimension {dim}, the index {}",
+                self.0.dim
+            )));
+        }
+        let top = py
+            .detach(|| {
+                with_threads(threads, || {
+                    self.0.topk_groups(&q, &group_query, &cand, &cand_off, k)
+                })
+            })?
+            .py()?;
+        hits(py, top)
+    }
+
     fn meta(&self) -> String {
         self.0.meta_json().to_string()
     }

@@ -343,6 +343,96 @@ impl DenseIndex {
         Ok(out)
     }
 
+    /// Grouped top-k: group g ranks only the candidate documents
+    /// `cand[cand_off[g]..cand_off[g+1]]` for query row `group_query[g]` (two-level tree
+    /// retrieval with dense children). Each score is one per-pair dot product (`dot`, or the
+    /// int8 dot for int8 storage), so it may differ in the last bits from `topk`'s sgemm
+    /// tiles; ties go to the lower document index.
+    pub fn topk_groups(
+        &self,
+        queries: &[f32],
+        group_query: &[u32],
+        cand: &[u32],
+        cand_off: &[u64],
+        k: usize,
+    ) -> CoreResult<TopK> {
+        if k == 0 {
+            return Err(CoreError::parameter("k must be at least 1"));
+        }
+        if queries.len() % self.dim != 0 {
+            return Err(CoreError::shape(format!(
+                "query values are not rows of dimension {}",
+                self.dim
+            )));
+        }
+        let n_groups = group_query.len();
+        if cand_off.len() != n_groups + 1
+            || cand_off.first() != Some(&0)
+            || cand_off.last().copied() != Some(cand.len() as u64)
+            || cand_off.windows(2).any(|w| w[0] > w[1])
+        {
+            return Err(CoreError::shape(
+                "candidate offsets do not describe the groups",
+            ));
+        }
+        let n_q = queries.len() / self.dim;
+        if group_query.iter().any(|&g| g as usize >= n_q)
+            || cand.iter().any(|&d| d as usize >= self.n_docs())
+        {
+            return Err(CoreError::shape(
+                "group query or candidate index out of range",
+            ));
+        }
+        let dim = self.dim;
+        let mut queries = queries.to_vec();
+        if self.metric == Metric::Cos {
+            normalize_rows(&mut queries, dim);
+        }
+        let quantised = (self.storage == Storage::Int8).then(|| quantize_rows(&queries, dim));
+        let dot8 = dot_i8_kernel();
+        let per_group: Vec<Vec<(f32, u32)>> = (0..n_groups)
+            .into_par_iter()
+            .map(|g| {
+                let qi = group_query[g] as usize;
+                let docs = &cand[cand_off[g] as usize..cand_off[g + 1] as usize];
+                let mut best = Best {
+                    k,
+                    items: Vec::with_capacity(k + 1),
+                };
+                for &d in docs {
+                    let d_us = d as usize;
+                    let score = match &quantised {
+                        Some((codes, scales)) => {
+                            let q = &codes[qi * dim..(qi + 1) * dim];
+                            let row = &self.codes[d_us * dim..(d_us + 1) * dim];
+                            (scales[qi] * self.scales[d_us]) * dot8(q, row) as f32
+                        }
+                        None => dot(
+                            &queries[qi * dim..(qi + 1) * dim],
+                            &self.vectors[d_us * dim..(d_us + 1) * dim],
+                        ),
+                    };
+                    best.offer(score, d);
+                }
+                best.finish()
+            })
+            .collect();
+        let mut out = TopK {
+            k,
+            idx: vec![-1; n_groups * k],
+            score: vec![f32::NEG_INFINITY; n_groups * k],
+            count: vec![0; n_groups],
+        };
+        for (g, hits) in per_group.into_iter().enumerate() {
+            out.count[g] = hits.len() as u32;
+            for (j, (s, d)) in hits.into_iter().enumerate() {
+                out.idx[g * k + j] = d as i32;
+                out.score[g * k + j] = s;
+            }
+        }
+        Ok(out)
+    }
+
     /// int8 search: queries quantised like the documents, score = s_q·s_d·Σ q_q q_d with
     /// the sum in i32 (exact, so the order of terms does not matter).
     fn int8_blocks(&self, queries: &[f32], keep: usize) -> Vec<Vec<Vec<(f32, u32)>>> {
