@@ -7,7 +7,7 @@ use rayon::prelude::*;
 use serde_json::json;
 
 use super::format::{self, Section};
-use super::index::TopK;
+use super::index::{check_groups, TopK};
 use crate::error::{CoreError, CoreResult};
 
 pub const KIND_DENSE: u16 = 2;
@@ -281,16 +281,7 @@ impl DenseIndex {
         if k == 0 {
             return Err(CoreError::parameter("k must be at least 1"));
         }
-        if queries.len() % self.dim != 0 {
-            return Err(CoreError::shape(format!(
-                "query values are not rows of dimension {}",
-                self.dim
-            )));
-        }
-        let mut queries = queries.to_vec();
-        if self.metric == Metric::Cos {
-            normalize_rows(&mut queries, self.dim);
-        }
+        let queries = self.prepared_queries(queries)?;
         let dim = self.dim;
         let n_q = queries.len() / dim;
         let keep = k.min(self.n_docs());
@@ -327,20 +318,9 @@ impl DenseIndex {
                 })
                 .collect()
         };
-        let mut out = TopK {
-            k,
-            idx: vec![-1; n_q * k],
-            score: vec![f32::NEG_INFINITY; n_q * k],
-            count: vec![0; n_q],
-        };
-        for (i, hits) in blocks.into_iter().flatten().enumerate() {
-            out.count[i] = hits.len() as u32;
-            for (j, (s, d)) in hits.into_iter().enumerate() {
-                out.idx[i * k + j] = d as i32;
-                out.score[i * k + j] = s;
-            }
-        }
-        Ok(out)
+        let lists: Vec<Vec<(f32, u32)>> = blocks.into_iter().flatten().collect();
+        debug_assert_eq!(lists.len(), n_q);
+        Ok(TopK::from_lists(k, lists))
     }
 
     /// Grouped top-k: group g ranks only the candidate documents
@@ -356,38 +336,17 @@ impl DenseIndex {
         cand_off: &[u64],
         k: usize,
     ) -> CoreResult<TopK> {
-        if k == 0 {
-            return Err(CoreError::parameter("k must be at least 1"));
-        }
-        if queries.len() % self.dim != 0 {
-            return Err(CoreError::shape(format!(
-                "query values are not rows of dimension {}",
-                self.dim
-            )));
-        }
-        let n_groups = group_query.len();
-        if cand_off.len() != n_groups + 1
-            || cand_off.first() != Some(&0)
-            || cand_off.last().copied() != Some(cand.len() as u64)
-            || cand_off.windows(2).any(|w| w[0] > w[1])
-        {
-            return Err(CoreError::shape(
-                "candidate offsets do not describe the groups",
-            ));
-        }
-        let n_q = queries.len() / self.dim;
-        if group_query.iter().any(|&g| g as usize >= n_q)
-            || cand.iter().any(|&d| d as usize >= self.n_docs())
-        {
-            return Err(CoreError::shape(
-                "group query or candidate index out of range",
-            ));
-        }
+        let queries = self.prepared_queries(queries)?;
         let dim = self.dim;
-        let mut queries = queries.to_vec();
-        if self.metric == Metric::Cos {
-            normalize_rows(&mut queries, dim);
-        }
+        check_groups(
+            k,
+            group_query,
+            cand,
+            cand_off,
+            queries.len() / dim,
+            self.n_docs(),
+        )?;
+        let n_groups = group_query.len();
         let quantised = (self.storage == Storage::Int8).then(|| quantize_rows(&queries, dim));
         let dot8 = dot_i8_kernel();
         let per_group: Vec<Vec<(f32, u32)>> = (0..n_groups)
@@ -417,20 +376,22 @@ impl DenseIndex {
                 best.finish()
             })
             .collect();
-        let mut out = TopK {
-            k,
-            idx: vec![-1; n_groups * k],
-            score: vec![f32::NEG_INFINITY; n_groups * k],
-            count: vec![0; n_groups],
-        };
-        for (g, hits) in per_group.into_iter().enumerate() {
-            out.count[g] = hits.len() as u32;
-            for (j, (s, d)) in hits.into_iter().enumerate() {
-                out.idx[g * k + j] = d as i32;
-                out.score[g * k + j] = s;
-            }
+        Ok(TopK::from_lists(k, per_group))
+    }
+
+    /// Query rows as the documents are stored: checked against `dim`, L2-normalised for `cos`.
+    fn prepared_queries(&self, queries: &[f32]) -> CoreResult<Vec<f32>> {
+        if queries.len() % self.dim != 0 {
+            return Err(CoreError::shape(format!(
+                "query values are not rows of dimension {}",
+                self.dim
+            )));
         }
-        Ok(out)
+        let mut queries = queries.to_vec();
+        if self.metric == Metric::Cos {
+            normalize_rows(&mut queries, self.dim);
+        }
+        Ok(queries)
     }
 
     /// int8 search: queries quantised like the documents, score = s_q·s_d·Σ q_q q_d with

@@ -24,6 +24,59 @@ pub struct TopK {
     pub count: Vec<u32>,
 }
 
+impl TopK {
+    /// Rows of (score, doc) pairs, best first, into the padded column layout.
+    pub fn from_lists(k: usize, lists: Vec<Vec<(f32, u32)>>) -> TopK {
+        let n = lists.len();
+        let mut out = TopK {
+            k,
+            idx: vec![-1; n * k],
+            score: vec![f32::NEG_INFINITY; n * k],
+            count: vec![0; n],
+        };
+        for (row, hits) in lists.into_iter().enumerate() {
+            out.count[row] = hits.len() as u32;
+            for (j, (s, d)) in hits.into_iter().enumerate() {
+                out.idx[row * k + j] = d as i32;
+                out.score[row * k + j] = s;
+            }
+        }
+        out
+    }
+}
+
+/// Checks the arguments of a grouped top-k (BM25 and dense alike): k ≥ 1, offsets that
+/// describe the groups, query and candidate indexes in range.
+pub(crate) fn check_groups(
+    k: usize,
+    group_query: &[u32],
+    cand: &[u32],
+    cand_off: &[u64],
+    n_queries: usize,
+    n_docs: usize,
+) -> CoreResult<()> {
+    if k == 0 {
+        return Err(CoreError::parameter("k must be at least 1"));
+    }
+    if cand_off.len() != group_query.len() + 1
+        || cand_off.first() != Some(&0)
+        || cand_off.last().copied() != Some(cand.len() as u64)
+        || cand_off.windows(2).any(|w| w[0] > w[1])
+    {
+        return Err(CoreError::shape(
+            "candidate offsets do not describe the groups",
+        ));
+    }
+    if group_query.iter().any(|&g| g as usize >= n_queries)
+        || cand.iter().any(|&d| d as usize >= n_docs)
+    {
+        return Err(CoreError::shape(
+            "group query or candidate index out of range",
+        ));
+    }
+    Ok(())
+}
+
 pub struct Bm25Index {
     pub params: Bm25Params,
     pub tokenizer: TokenizerConfig,
@@ -507,19 +560,6 @@ impl Bm25Index {
         cand_off: &[u64],
         k: usize,
     ) -> CoreResult<TopK> {
-        if k == 0 {
-            return Err(CoreError::parameter("k must be at least 1"));
-        }
-        let n_groups = group_query.len();
-        if cand_off.len() != n_groups + 1
-            || cand_off.first() != Some(&0)
-            || cand_off.last().copied() != Some(cand.len() as u64)
-            || cand_off.windows(2).any(|w| w[0] > w[1])
-        {
-            return Err(CoreError::shape(
-                "candidate offsets do not describe the groups",
-            ));
-        }
         if q_off.is_empty()
             || q_off[q_off.len() - 1] as usize != q.len()
             || q_off.windows(2).any(|w| w[0] > w[1])
@@ -528,14 +568,15 @@ impl Bm25Index {
                 "query offsets do not describe the term array",
             ));
         }
-        let n_q = q_off.len() - 1;
-        if group_query.iter().any(|&g| g as usize >= n_q)
-            || cand.iter().any(|&d| d as usize >= self.n_docs())
-        {
-            return Err(CoreError::shape(
-                "group query or candidate index out of range",
-            ));
-        }
+        check_groups(
+            k,
+            group_query,
+            cand,
+            cand_off,
+            q_off.len() - 1,
+            self.n_docs(),
+        )?;
+        let n_groups = group_query.len();
         if q.iter().any(|&t| t as usize >= self.vocab.len()) {
             return Err(CoreError::shape("query term id out of range"));
         }
@@ -578,20 +619,7 @@ impl Bm25Index {
                 },
             )
             .collect();
-        let mut out = TopK {
-            k,
-            idx: vec![-1; n_groups * k],
-            score: vec![f32::NEG_INFINITY; n_groups * k],
-            count: vec![0; n_groups],
-        };
-        for (g, hits) in per_group.into_iter().enumerate() {
-            out.count[g] = hits.len() as u32;
-            for (j, (s, d)) in hits.into_iter().enumerate() {
-                out.idx[g * k + j] = d as i32;
-                out.score[g * k + j] = s;
-            }
-        }
-        Ok(out)
+        Ok(TopK::from_lists(k, per_group))
     }
 
     /// Tokenizes query texts with the index's tokenizer and maps them to term ids.
