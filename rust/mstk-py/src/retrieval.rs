@@ -327,6 +327,20 @@ fn rows(a: &PyReadonlyArray2<'_, f32>) -> (Vec<f32>, usize) {
     (view.iter().copied().collect(), dim)
 }
 
+impl PyDenseIndex {
+    /// Owned query rows, refused when their width is not the index's dimension.
+    fn query_rows(&self, queries: &PyReadonlyArray2<'_, f32>) -> PyResult<Vec<f32>> {
+        let (data, dim) = rows(queries);
+        if dim != self.0.dim {
+            return Err(crate::errors::ShapeError::new_err(format!(
+                "queries have dimension {dim}, the index {}",
+                self.0.dim
+            )));
+        }
+        Ok(data)
+    }
+}
+
 #[pymethods]
 impl PyDenseIndex {
     #[staticmethod]
@@ -386,13 +400,7 @@ impl PyDenseIndex {
         k: usize,
         threads: Option<usize>,
     ) -> PyResult<Hits<'py>> {
-        let (q, dim) = rows(&queries);
-        if dim != self.0.dim {
-            return Err(crate::errors::ShapeError::new_err(format!(
-                "queries have dimension {dim}, the index {}",
-                self.0.dim
-            )));
-        }
+        let q = self.query_rows(&queries)?;
         let top = py
             .detach(|| {
                 with_threads(threads, || {
@@ -446,13 +454,7 @@ impl PyDenseIndex {
         k: usize,
         threads: Option<usize>,
     ) -> PyResult<Hits<'py>> {
-        let (data, dim) = rows(&queries);
-        if dim != self.0.dim {
-            return Err(crate::errors::ShapeError::new_err(format!(
-                "queries have dimension {dim}, the index {}",
-                self.0.dim
-            )));
-        }
+        let data = self.query_rows(&queries)?;
         let top = py
             .detach(|| with_threads(threads, || self.0.topk(&data, k)))?
             .py()?;
