@@ -11,6 +11,8 @@ import threading
 
 import orjson
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from mstk.testing import fresh_plugin_manager, run_cli
 
@@ -224,7 +226,7 @@ def test_line_numbers_stay_exact_across_blocks():
     still be reported with its own line number, and nothing before it lost."""
     import io
 
-    from mstk.io import ErrorPolicy, iter_blocks
+    from mstk.io import ErrorPolicy, iter_block_spans
     from mstk.rerank.engine import RerankJob
     from mstk.rerank.methods import TopK
 
@@ -235,14 +237,53 @@ def test_line_numbers_stay_exact_across_blocks():
     job = RerankJob(method=TopK(), params={}, k=1)
     policy = ErrorPolicy(source="blocks.jsonl", mode="skip", errors_path=None)
     written, next_line, blocks = [], 1, 0
-    for block in iter_blocks(io.BytesIO(data), block_bytes=1000):
-        out, n, next_line = job.process(block, next_line, policy)
+    for chunk, start, end in iter_block_spans(io.BytesIO(data), block_bytes=1000):
+        out, n, next_line = job.process(chunk, next_line, policy, span=(start, end))
         written += [orjson.loads(line)["request_id"] for line in out.splitlines()]
         blocks += 1
     assert blocks > 20
     assert next_line == 501
     assert [line for line, _ in policy.skipped] == [432]
     assert written == [f"r{i}" for i in range(500) if i not in (7, 431)]
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    lines=st.lists(st.binary(max_size=40).map(lambda b: b.replace(b"\n", b"")), max_size=30),
+    final_newline=st.booleans(),
+    block_bytes=st.integers(1, 64),
+)
+def test_block_spans_cover_the_input_in_whole_lines(lines, final_newline, block_bytes):
+    """The reader hands on ranges of the chunks it read (no slicing) and the lines split
+    across chunks as blocks of their own: together they are the input, in order, and
+    every block but the last ends at a newline."""
+    import io
+
+    from mstk.io import iter_block_spans, iter_blocks
+
+    data = b"\n".join(lines) + (b"\n" if final_newline and lines else b"")
+    spans = list(iter_block_spans(io.BytesIO(data), block_bytes=block_bytes))
+    blocks = [chunk[start:end] for chunk, start, end in spans]
+    assert b"".join(blocks) == data
+    assert all(blocks) and all(block.endswith(b"\n") for block in blocks[:-1])
+    assert list(iter_blocks(io.BytesIO(data), block_bytes=block_bytes)) == blocks
+
+
+def test_parse_reads_a_range_of_the_bytes_without_copying_it_first():
+    from mstk import _core
+
+    lines = [orjson.dumps(request(f"r{i}", [1.0, float(i)], ["P", f"Q{i}"])) for i in range(5)]
+    data = b"junk\n" + b"\n".join(lines) + b"\npartial"
+    start, end = 5, len(data) - len(b"partial")
+    ranged, _ = _core.RequestBatch.parse(data, 2, span=(start, end))
+    sliced, _ = _core.RequestBatch.parse(data[start:end], 2)
+    assert ranged.line.tolist() == sliced.line.tolist() == [2, 3, 4, 5, 6]
+    assert ranged.provider_names == sliced.provider_names
+    assert ranged.score.tolist() == sliced.score.tolist()
+    assert ranged.next_line == sliced.next_line == 7
+    for bad in [(3, 2), (0, len(data) + 1)]:
+        with pytest.raises(_core.ParameterError, match="is not a range of the"):
+            _core.RequestBatch.parse(data, 1, span=bad)
 
 
 def test_huge_k_is_just_longer_than_every_list():

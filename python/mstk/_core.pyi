@@ -114,6 +114,7 @@ class RequestBatch:
         missing_provider: str = "error",
         on_error: str = "raise",
         threads: int | None = None,
+        span: tuple[int, int] | None = None,
     ) -> tuple[RequestBatch, list[tuple[int, str]]]: ...
     @property
     def next_line(self) -> int: ...

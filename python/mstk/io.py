@@ -91,24 +91,40 @@ class ErrorPolicy:
         return 1 if self.skipped else 0
 
 
-def iter_blocks(stream: IO[bytes], block_bytes: int = 1 << 24) -> Iterator[bytes]:
-    """Yield blocks of whole lines (the last may lack its newline).
+def iter_block_spans(stream: IO[bytes], block_bytes: int = 1 << 24) -> Iterator[tuple[bytes, int, int]]:
+    """Yield ``(data, start, end)``: ``data[start:end]`` is a block of whole lines (the last
+    block may lack its final newline), in input order.
 
-    Reading big blocks and cutting at the last newline is much faster than reading line
-    by line."""
+    Reading big chunks and cutting at newlines is much faster than reading line by line.
+    A chunk is handed on with the range of its whole lines rather than sliced: a slice of
+    every chunk cost a quarter of a second per 250 MB (a copy, onto fresh pages). The line
+    split across two chunks comes as its own small block."""
     carry = b""
     while True:
         chunk = stream.read(block_bytes)
         if not chunk:
             break
+        start = 0
+        if carry:
+            first = chunk.find(b"\n")
+            if first < 0:
+                carry += chunk
+                continue
+            stitched = carry + chunk[: first + 1]
+            yield stitched, 0, len(stitched)
+            start = first + 1
         cut = chunk.rfind(b"\n")
-        if cut < 0:
-            carry += chunk
-            continue
-        yield carry + chunk[: cut + 1] if carry else chunk[: cut + 1]
-        carry = chunk[cut + 1 :]
+        if cut + 1 > start:
+            yield chunk, start, cut + 1
+        carry = chunk[max(cut + 1, start):]
     if carry:
-        yield carry
+        yield carry, 0, len(carry)
+
+
+def iter_blocks(stream: IO[bytes], block_bytes: int = 1 << 24) -> Iterator[bytes]:
+    """Yield blocks of whole lines (the last may lack its newline) as ``bytes``."""
+    for data, start, end in iter_block_spans(stream, block_bytes):
+        yield data if start == 0 and end == len(data) else data[start:end]
 
 
 def prefetched(items: Iterator[Any]) -> Iterator[Any]:

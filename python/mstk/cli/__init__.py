@@ -110,6 +110,13 @@ def run_with_plugins(pm=None, args: Sequence[str] | None = None) -> int:
 
 
 def main() -> None:
+    # mstk's parallel work runs in its own pools (rayon in the core, onnxruntime's), sized
+    # by --threads. OpenBLAS, loaded with numpy, starts a pool of its own whose threads
+    # spin for about 0.1 s each after start-up: on 2 cores that cost every command ~30 ms
+    # and competed with the core's threads, while the one BLAS-heavy command (ALS in
+    # `recsys score`) gained only 7% from it. Set before numpy loads; a value the user
+    # set wins. (Only the command line: a library user's process is theirs to configure.)
+    os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
     code = run_with_plugins()
     try:
         sys.stdout.flush()

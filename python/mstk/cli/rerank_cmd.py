@@ -92,7 +92,7 @@ def rerank(pm, common: CommonOptions, method: str, k: int, param_pairs, config, 
     """
     import orjson
 
-    from mstk.io import Stopwatch, emit_summary, iter_blocks, open_input, open_output, prefetched
+    from mstk.io import Stopwatch, emit_summary, iter_block_spans, open_input, open_output, prefetched
     from mstk.plugins import rerankers
     from mstk.rerank.engine import IntervalClock, ProviderTable, RerankJob, parse_interval_length
     from mstk.rerank.state import RunState
@@ -146,10 +146,14 @@ def rerank(pm, common: CommonOptions, method: str, k: int, param_pairs, config, 
         with common.progress_bar(unit="req") as bar:
             # A streaming method handles blocks as they come (bounded memory); an online
             # one must see the whole stream, since it processes in (interval, ts) order.
-            blocks = prefetched(iter_blocks(stream)) if method_cls.streaming else [stream.read()]
+            if method_cls.streaming:
+                blocks = prefetched(iter_block_spans(stream))
+            else:
+                whole = stream.read()
+                blocks = iter([(whole, 0, len(whole))])
             next_line = 1
-            for block in blocks:
-                written, n, next_line = job.process(block, next_line, policy)
+            for data, start, end in blocks:
+                written, n, next_line = job.process(data, next_line, policy, span=(start, end))
                 out.write(written)
                 n_out += n
                 bar.update(n)

@@ -133,14 +133,16 @@ class RerankJob:
         if self.state_in is not None and self.state_in.origin is not None and self.clock.origin is None:
             self.clock.origin = self.state_in.origin
 
-    def process(self, block: bytes, first_line: int, policy: ErrorPolicy) -> tuple[bytes, int, int]:
-        """Re-rank the requests in ``block`` (whole lines, the first numbered ``first_line``).
+    def process(self, block: bytes, first_line: int, policy: ErrorPolicy,
+                span: tuple[int, int] | None = None) -> tuple[bytes, int, int]:
+        """Re-rank the requests in ``block`` (whole lines, the first numbered ``first_line``),
+        or in ``block[start:end]`` for ``span=(start, end)``, which saves the slice's copy.
 
         Returns (output bytes, number of records written, number of the next line)."""
         try:
             parsed, bad = _core.RequestBatch.parse(
                 block, first_line, self.keep_candidates, self.missing_provider,
-                "raise" if policy.mode == "fail" else "collect", self.threads,
+                "raise" if policy.mode == "fail" else "collect", self.threads, span,
             )
         except _core.RecordError as exc:
             line, reason = exc.args

@@ -253,8 +253,8 @@ fn lists_dict(py: Python<'_>, out: OnlineOutput) -> PyResult<Bound<'_, PyDict>> 
     Ok(d)
 }
 
-/// A Python `bytes` object as parser input, kept alive instead of copied: `bytes` is
-/// immutable, so reading it without the GIL is sound.
+/// A Python `bytes` object (or a range of it) as parser input, kept alive instead of
+/// copied: `bytes` is immutable, so reading it without the GIL is sound.
 struct BytesInput {
     _owner: Py<PyBytes>,
     ptr: *const u8,
@@ -266,13 +266,22 @@ unsafe impl Send for BytesInput {}
 unsafe impl Sync for BytesInput {}
 
 impl BytesInput {
-    fn new(data: &Bound<'_, PyBytes>) -> Self {
+    /// `data[start:end]`; a range lets a block reader hand over whole lines of a chunk it
+    /// read without slicing (a copy of every block, and fresh pages for each copy).
+    fn new(data: &Bound<'_, PyBytes>, span: Option<(usize, usize)>) -> PyResult<Self> {
         let bytes = data.as_bytes();
-        BytesInput {
-            _owner: data.clone().unbind(),
-            ptr: bytes.as_ptr(),
-            len: bytes.len(),
+        let (start, end) = span.unwrap_or((0, bytes.len()));
+        if start > end || end > bytes.len() {
+            return Err(ParameterError::new_err(format!(
+                "span ({start}, {end}) is not a range of the {} input bytes",
+                bytes.len()
+            )));
         }
+        Ok(BytesInput {
+            _owner: data.clone().unbind(),
+            ptr: bytes[start..].as_ptr(),
+            len: end - start,
+        })
     }
 }
 
@@ -426,7 +435,8 @@ impl RequestBatch {
     ///
     /// `on_error="raise"` stops at the first bad line with `RecordError(line, reason)`;
     /// `"collect"` skips bad lines and returns them.
-    #[pyo3(signature = (data, first_line=1, keep_candidates=false, missing_provider="error", on_error="raise", threads=None))]
+    /// `span=(start, end)` parses `data[start:end]` without copying it.
+    #[pyo3(signature = (data, first_line=1, keep_candidates=false, missing_provider="error", on_error="raise", threads=None, span=None))]
     #[allow(clippy::too_many_arguments)]
     fn parse(
         py: Python<'_>,
@@ -436,6 +446,7 @@ impl RequestBatch {
         missing_provider: &str,
         on_error: &str,
         threads: Option<usize>,
+        span: Option<(usize, usize)>,
     ) -> PyResult<(RequestBatch, Vec<(u64, String)>)> {
         let stop_at_first = match on_error {
             "raise" => true,
@@ -455,7 +466,7 @@ impl RequestBatch {
                 )))
             }
         };
-        let input = BytesInput::new(data);
+        let input = BytesInput::new(data, span)?;
         let (inner, bad) = py.detach(|| {
             with_threads(threads, || {
                 CoreBatch::parse(input, first_line, keep_candidates, missing, stop_at_first)
@@ -574,10 +585,19 @@ impl RequestBatch {
             dcg: &d,
             idcg: &i,
         };
-        let bytes = py
-            .detach(|| with_threads(threads, || inner.write_results(&lists)))?
+        let parts = py
+            .detach(|| with_threads(threads, || inner.write_results_parts(&lists)))?
             .py()?;
-        Ok(PyBytes::new(py, &bytes))
+        let total = parts.iter().map(Vec::len).sum();
+        // Straight into the bytes object: concatenating first would copy the output twice.
+        PyBytes::new_with(py, total, |buf| {
+            let mut at = 0;
+            for part in &parts {
+                buf[at..at + part.len()].copy_from_slice(part);
+                at += part.len();
+            }
+            Ok(())
+        })
     }
 }
 

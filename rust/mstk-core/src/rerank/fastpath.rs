@@ -126,9 +126,27 @@ impl<'a> Cursor<'a> {
     fn number_array(&mut self, out: &mut Vec<f64>) -> Scan<()> {
         self.array(|c| c.number().map(|v| out.push(v)))
     }
-    /// Any JSON value, validated by serde_json; returns its span (global).
+    /// Any JSON value; returns its span (global). Plain strings, numbers and literals are
+    /// read here; anything else is validated by serde_json, which needs the rest of the
+    /// line as checked UTF-8 (a pass over the whole line per field, too slow for the
+    /// ids and counters most records carry).
     fn raw_value(&mut self) -> Scan<(usize, usize)> {
         self.ws();
+        let start = self.pos;
+        let rest = &self.s[start..];
+        let simple_len = match rest.first()? {
+            b'"' => self.plain_string().map(|(_, len)| len + 2),
+            b'-' | b'0'..=b'9' => json_number_len(rest),
+            b't' if rest.starts_with(b"true") => Some(4),
+            b'f' if rest.starts_with(b"false") => Some(5),
+            b'n' if rest.starts_with(b"null") => Some(4),
+            _ => None,
+        };
+        if let Some(len) = simple_len {
+            self.pos = start + len;
+            return Some((self.base + start, len));
+        }
+        self.pos = start;
         let text = std::str::from_utf8(&self.s[self.pos..]).ok()?;
         let mut de = serde_json::Deserializer::from_str(text);
         let raw = <&RawValue>::deserialize(&mut de).ok()?;
