@@ -645,9 +645,11 @@ impl RequestBatch {
         // into the one shared buffer); the chunks are then merged in order, which keeps
         // ids in order of first appearance and the result independent of thread count.
         // Each chunk numbers its lines from 0 and counts its newlines; the merge shifts
-        // them (counting every chunk's lines up front was a pass of its own).
+        // them (counting every chunk's lines up front was a pass of its own). Several
+        // chunks per thread: when the block reader or the system takes a core for a
+        // while, the other threads take over its chunks instead of waiting.
         let parts: Vec<(RequestBatch, Vec<BadLine>, u64)> =
-            line_chunks(buf, rayon::current_num_threads())
+            line_chunks(buf, 4 * rayon::current_num_threads())
                 .into_par_iter()
                 .map(|range| {
                     // The first chunk's arrays receive every later chunk: room for the
