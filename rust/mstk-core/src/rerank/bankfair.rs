@@ -352,6 +352,12 @@ pub fn run_bankfair(
                     let upper = if params.caps { f64::INFINITY } else { 0.0 };
                     (mu[p] - params.step * g).clamp(-bound[p], upper)
                 };
+            }
+            // Deliveries touch only the (at most K) providers just shown: a pass over them
+            // rather than a test in the loop over every provider, which kept that loop
+            // from being straight-line code.
+            for &j in &list {
+                let p = prov[j as usize] as usize;
                 if cnt[p] > 0.0 {
                     delivered[n * n_prov + p] += cnt[p];
                     remaining_cap[p] -= cnt[p];
