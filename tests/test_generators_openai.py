@@ -82,11 +82,20 @@ class ScriptedServer:
                 with server.lock:
                     server.in_flight += 1
                     server.max_in_flight = max(server.max_in_flight, server.in_flight)
+                self.counted = True
                 try:
                     server.handle(self)
                 except (BrokenPipeError, ConnectionResetError):
                     pass  # the client gave up (timeout) or was killed
                 finally:
+                    self.leave()
+
+            def leave(self) -> None:
+                # Called before a response goes out (see `send`): once the client has its
+                # answer it may send the next request, and that one must not be counted
+                # alongside a handler that is merely finishing up.
+                if getattr(self, "counted", False):
+                    self.counted = False
                     with server.lock:
                         server.in_flight -= 1
 
@@ -190,6 +199,7 @@ class ScriptedServer:
 
     @staticmethod
     def send(handler: BaseHTTPRequestHandler, status: int, payload: bytes, headers: dict[str, str] | None = None) -> None:
+        handler.leave()  # type: ignore[attr-defined]
         handler.send_response(status)
         handler.send_header("Content-Type", "application/json")
         handler.send_header("Content-Length", str(len(payload)))
