@@ -598,9 +598,9 @@ pub fn run_online(problem: &OnlineProblem, method: &OnlineMethod) -> CoreResult<
         let s = &req.score[req.range(t)];
         dcg_in_order(list.iter().map(|&j| s[j as usize]), &weights)
     };
-    // top-K itself shows the ideal lists and TFROM fills empty slots from them; the others
-    // keep only their DCG (an empty Vec allocates nothing)
-    let keep_lists = matches!(method, OnlineMethod::TopK | OnlineMethod::Tfrom { .. });
+    // TFROM fills empty slots from the ideal lists; the others keep only their DCG (an
+    // empty Vec allocates nothing). Top-K returned above.
+    let keep_lists = matches!(method, OnlineMethod::Tfrom { .. });
     // The batched methods stream every request's candidates once more in their own loop.
     // On one thread the ideal list is then computed there, while the request is in cache:
     // a separate pass over all requests read the candidates from memory twice, and

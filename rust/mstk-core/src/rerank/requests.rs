@@ -1257,32 +1257,31 @@ fn put(out: &mut Vec<u8>, s: &[u8]) {
     }
     out.reserve(n);
     let len = out.len();
-    // SAFETY: `reserve` made room for n more bytes at `len`; every write below lies in
-    // dst[0..n] (the two copies overlap when n < 8 or n < 16) and every read in s[0..n].
+    // SAFETY: `reserve` made room for n more bytes at `len`; with a word of w ≤ n bytes
+    // both copies lie in dst[0..n] (they overlap when n < 2w) and read only s[0..n].
     unsafe {
         let dst = out.as_mut_ptr().add(len);
-        let src = s.as_ptr();
         if n >= 8 {
-            std::ptr::write_unaligned(
-                dst.cast::<u64>(),
-                std::ptr::read_unaligned(src.cast::<u64>()),
-            );
-            std::ptr::write_unaligned(
-                dst.add(n - 8).cast::<u64>(),
-                std::ptr::read_unaligned(src.add(n - 8).cast::<u64>()),
-            );
+            copy_both_ends::<u64>(s, dst);
         } else {
-            std::ptr::write_unaligned(
-                dst.cast::<u32>(),
-                std::ptr::read_unaligned(src.cast::<u32>()),
-            );
-            std::ptr::write_unaligned(
-                dst.add(n - 4).cast::<u32>(),
-                std::ptr::read_unaligned(src.add(n - 4).cast::<u32>()),
-            );
+            copy_both_ends::<u32>(s, dst);
         }
         out.set_len(len + n);
     }
+}
+
+/// Copy the first and the last word of `s` (a word `T` no longer than `s`) to `dst`.
+///
+/// # Safety
+/// `dst` must be valid for `s.len()` bytes of writes.
+#[inline(always)]
+unsafe fn copy_both_ends<T: Copy>(s: &[u8], dst: *mut u8) {
+    let (src, tail) = (s.as_ptr(), s.len() - std::mem::size_of::<T>());
+    std::ptr::write_unaligned(dst.cast::<T>(), std::ptr::read_unaligned(src.cast::<T>()));
+    std::ptr::write_unaligned(
+        dst.add(tail).cast::<T>(),
+        std::ptr::read_unaligned(src.add(tail).cast::<T>()),
+    );
 }
 
 /// serde_json appends "at line 1 column N"; within one JSONL line the column is useful,
