@@ -323,3 +323,97 @@ def test_errors_file_rules(tmp_path):
     assert without_skip.exit_code == 2 and b"--on-error skip" in without_skip.stderr
     unwritable = run_cli(["rerank", "--on-error", "skip", "--errors", str(tmp_path / "no" / "such" / "dir.txt"), "-"], input=jsonl(SAMPLE))
     assert unwritable.exit_code == 2 and unwritable.stdout == b""
+
+
+def _time_fields(draw, mode: str) -> dict:
+    """An interval and/or ts per the example's time mode ("mixed" can break the clock's rules)."""
+    kind = mode if mode != "mixed" else draw(st.sampled_from(["none", "interval", "ts", "both"]))
+    fields: dict = {}
+    if kind in ("interval", "both"):
+        fields["interval"] = draw(st.integers(-3, 3))
+    if kind in ("ts", "both"):
+        fields["ts"] = draw(st.one_of(st.integers(0, 5 * 86400), st.floats(-1e6, 1e6), st.sampled_from([1e300, -2e22])))
+    return fields
+
+
+@st.composite
+def request_lines(draw) -> bytes:
+    mode = draw(st.sampled_from(["none", "interval", "ts", "mixed"]))
+    providers = ["P", "Q", "é", 'q"uote', "a-much-longer-provider-name-than-sixteen-bytes"]
+    lines = []
+    for i in range(draw(st.integers(0, 40))):
+        roll = draw(st.integers(0, 19))
+        if roll == 0:
+            lines.append(draw(st.sampled_from([b"", b"  ", b'{"items": [', b"[1]", b'{"items":["a","a"],"scores":[1,2],"providers":["P","P"]}',
+                                               b'{"items":["a"],"scores":[1,2],"providers":["P"]}'])))
+            continue
+        n = draw(st.integers(1, 6))
+        scores = draw(st.lists(st.sampled_from([0.0, 0.5, 1.0, -2.0, 0.25, 3.5, 1e-7]), min_size=n, max_size=n))
+        names = draw(st.lists(st.sampled_from(providers), min_size=n, max_size=n))
+        items = [f"r{i}-{j}" if draw(st.integers(0, 9)) else f"it\\\"em{i}-{j}" for j in range(n)]
+        record: dict = {"id": i, **_time_fields(draw, mode)}
+        if roll == 1:
+            record["candidates"] = [{"item": it, "score": s, "provider": p} for it, s, p in zip(items, scores, names)]
+        else:
+            record.update(items=items, scores=scores, providers=names)
+        if roll == 2:
+            record["extra"] = {"nested": [1, "two"]}
+        lines.append(orjson.dumps(record))
+    return b"\n".join(lines) + (b"\n" if draw(st.booleans()) else b"")
+
+
+@settings(max_examples=250, deadline=None)
+@given(
+    data=request_lines(),
+    k=st.integers(1, 4),
+    normalize=st.sampled_from(["minmax", "sigmoid", "none"]),
+    keep_candidates=st.booleans(),
+    missing_provider=st.sampled_from(["error", "singleton"]),
+    on_error=st.sampled_from(["fail", "skip"]),
+    block_bytes=st.sampled_from([64, 300, 1 << 20]),
+    threads=st.sampled_from([1, 3]),
+)
+def test_topk_streaming_lane_equals_the_general_pipeline(data, k, normalize, keep_candidates, missing_provider, on_error,
+                                                         block_bytes, threads):
+    """`mstk rerank --method topk` takes a one-call-per-block lane (decision 80); block by
+    block it must give the general pipeline's bytes, errors, skipped lines and exposure."""
+    import io
+
+    from mstk.errors import InputError
+    from mstk.io import ErrorPolicy, iter_block_spans
+    from mstk.rerank.engine import IntervalClock, RerankJob
+    from mstk.rerank.methods import TopK
+    from mstk.rerank.topk_stream import TopKStreamJob
+
+    def run(job):
+        policy = ErrorPolicy(source="in.jsonl", mode=on_error, errors_path=None)
+        out, next_line, error = [], 1, None
+        try:
+            for chunk, start, end in iter_block_spans(io.BytesIO(data), block_bytes=block_bytes):
+                written, n, next_line = job.process(chunk, next_line, policy, span=(start, end))
+                assert n == written.count(b"\n")
+                out.append(written)
+        except InputError as exc:
+            error = str(exc)
+        return b"".join(out), error, policy.skipped, job.records_read, job.exposure, next_line
+
+    options = dict(k=k, normalize=normalize, keep_candidates=keep_candidates, missing_provider=missing_provider)
+    general = RerankJob(method=TopK(), params={}, clock=IntervalClock(length_seconds=3600.0), threads=threads, **options)
+    lane = TopKStreamJob(on_error=on_error, interval_length=3600.0, threads=threads, **options)
+    want, got = run(general), run(lane)
+    assert got[:4] == want[:4]
+    assert got[4] == want[4]  # exposure, every provider seen
+    if want[1] is None:
+        assert got[5] == want[5]
+
+
+@settings(max_examples=100, deadline=None)
+@given(ts=st.floats(allow_nan=False, allow_infinity=False).filter(lambda v: abs(v) / 60 >= 2.0**53))
+def test_out_of_range_timestamps_are_quoted_as_python_does(ts):
+    from mstk import _core
+
+    stream = _core.TopKStream(3, interval_length=60.0)
+    line = orjson.dumps(request("r", [1.0], ["P"], ts=ts))
+    with pytest.raises(_core.RecordError) as caught:
+        stream.process(line + b"\n", 4)
+    assert caught.value.args == (4, f"'ts' {ts!r} is out of range for --interval")

@@ -40,6 +40,7 @@ __all__ = [
     "RecordError",
     "RequestBatch",
     "ShapeError",
+    "TopKStream",
     "__version__",
     "normalize_scores",
     "run_bankfair",
@@ -103,6 +104,29 @@ def run_bankfair(
     mu0: npt.NDArray[np.float64] | None = None,
     g_cum0: npt.NDArray[np.float64] | None = None,
 ) -> dict[str, npt.NDArray[np.generic]]: ...
+
+@final
+class TopKStream:
+    def __new__(
+        cls,
+        k: int,
+        normalize: str = "minmax",
+        keep_candidates: bool = False,
+        missing_provider: str = "error",
+        on_error: str = "raise",
+        interval_length: float = 86400.0,
+        origin: float | None = None,
+        saw_time: bool = False,
+    ) -> TopKStream: ...
+    def process(
+        self, data: bytes, first_line: int = 1, threads: int | None = None, span: tuple[int, int] | None = None
+    ) -> tuple[bytes, int, int, list[tuple[int, str]]]: ...
+    @property
+    def exposure(self) -> dict[str, float]: ...
+    @property
+    def origin(self) -> float | None: ...
+    @property
+    def saw_time(self) -> bool: ...
 
 @final
 class RequestBatch:

@@ -96,7 +96,7 @@ def make_stream(command: str, events, items_path, test_from, test_until, output,
                 user_scores=None) -> None:
     from mstk.io import ErrorPolicy, emit_summary, iter_records, open_input
     from mstk.recsys.requests import RequestOptions, make_requests, parse_date
-    from mstk.rerank.engine import parse_interval_length
+    from mstk.rerank.intervals import parse_interval_length
 
     if candidates != "all" and not (candidates.isdigit() and int(candidates) > 0):
         raise click.BadParameter("a positive number or 'all'", param_hint="'--candidates'")

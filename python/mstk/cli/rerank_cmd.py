@@ -94,9 +94,7 @@ def rerank(pm, common: CommonOptions, method: str, k: int, param_pairs, config, 
 
     from mstk.io import Stopwatch, emit_summary, iter_block_spans, open_input, open_output, prefetched
     from mstk.plugins import rerankers
-    from mstk.rerank.engine import IntervalClock, ProviderTable, RerankJob, parse_interval_length
-    from mstk.rerank.state import RunState
-    from mstk.rerank.targets import read_traffic_history
+    from mstk.rerank.intervals import parse_interval_length
 
     methods = rerankers(pm)
     if list_methods:
@@ -109,36 +107,53 @@ def rerank(pm, common: CommonOptions, method: str, k: int, param_pairs, config, 
     given.update(parse_param_pairs(param_pairs))
     try:
         params = method_cls.resolve_params(given)
-        clock = IntervalClock(length_seconds=parse_interval_length(interval_length), ts_per_second=1000.0 if ts_unit == "ms" else 1.0)
+        length_seconds = parse_interval_length(interval_length)
     except ParameterError as exc:
         raise click.UsageError(str(exc)) from None
+    ts_per_second = 1000.0 if ts_unit == "ms" else 1.0
 
     settings = {
         "method": method, "k": k, "params": params, "normalize": normalize, "missing_provider": missing_provider,
         "min_exposure": min_exposure, "beta": beta, "deserved": deserved, "forecast": forecast,
         "interval": interval_length, "ts_unit": ts_unit,
     }
-    state_in = None
-    if state_in_path or state_out_path:
-        if method_cls.resume_mode(params) is None:
-            raise click.UsageError(f"method {method!r} with these parameters cannot continue a saved run "
-                                   "(its batches span intervals); use batch=interval or drop --state-in/--state-out")
-        if state_in_path:
-            state_in = RunState.load(state_in_path)
-            try:
-                state_in.check_settings(settings, state_in_path)
-            except ParameterError as exc:
-                raise click.UsageError(str(exc)) from None
-    stream, source = open_input(common.input)
-    job = RerankJob(
-        method=method_cls(), params=params, k=k, normalize=normalize, keep_candidates=keep_candidates,
-        missing_provider=missing_provider, providers=ProviderTable.load(providers_path) if providers_path else ProviderTable(),
-        clock=clock, threads=common.threads, seed=common.seed, min_exposure=min_exposure, beta=beta,
-        deserved=deserved, forecast=forecast,
-        traffic_history=read_traffic_history(traffic_history_path) if traffic_history_path else None,
-        state_in=state_in, state_source=state_in_path or "", settings=settings,
-    )
-    policy = common.error_policy(source)
+    from mstk.rerank.methods import TopK
+
+    job: Any
+    if method_cls is TopK and not (state_in_path or state_out_path or metrics_path or providers_path or traffic_history_path):
+        # Plain top-K: one core call per block and no numpy (decision 80).
+        from mstk.rerank.topk_stream import TopKStreamJob
+
+        stream, source = open_input(common.input)
+        policy = common.error_policy(source)
+        job = TopKStreamJob(k=k, normalize=normalize, keep_candidates=keep_candidates, missing_provider=missing_provider,
+                            on_error=policy.mode, interval_length=length_seconds * ts_per_second, threads=common.threads)
+    else:
+        from mstk.rerank.engine import IntervalClock, ProviderTable, RerankJob
+        from mstk.rerank.state import RunState
+        from mstk.rerank.targets import read_traffic_history
+
+        state_in = None
+        if state_in_path or state_out_path:
+            if method_cls.resume_mode(params) is None:
+                raise click.UsageError(f"method {method!r} with these parameters cannot continue a saved run "
+                                       "(its batches span intervals); use batch=interval or drop --state-in/--state-out")
+            if state_in_path:
+                state_in = RunState.load(state_in_path)
+                try:
+                    state_in.check_settings(settings, state_in_path)
+                except ParameterError as exc:
+                    raise click.UsageError(str(exc)) from None
+        stream, source = open_input(common.input)
+        job = RerankJob(
+            method=method_cls(), params=params, k=k, normalize=normalize, keep_candidates=keep_candidates,
+            missing_provider=missing_provider, providers=ProviderTable.load(providers_path) if providers_path else ProviderTable(),
+            clock=IntervalClock(length_seconds=length_seconds, ts_per_second=ts_per_second), threads=common.threads,
+            seed=common.seed, min_exposure=min_exposure, beta=beta, deserved=deserved, forecast=forecast,
+            traffic_history=read_traffic_history(traffic_history_path) if traffic_history_path else None,
+            state_in=state_in, state_source=state_in_path or "", settings=settings,
+        )
+        policy = common.error_policy(source)
     watch = Stopwatch()
     out = open_output(common.output, common.input)
     n_out = 0

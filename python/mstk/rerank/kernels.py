@@ -4,17 +4,22 @@ Plugins call these rather than ``mstk._core`` (which is private and may change).
 
 from __future__ import annotations
 
-from typing import Any
-
-import numpy as np
+from typing import TYPE_CHECKING, Any
 
 from mstk import _core
 from mstk.rerank.api import RerankBatch, RerankContext, RerankResult
+
+if TYPE_CHECKING:
+    import numpy as np
+# numpy is imported where it is used: loading the methods must not cost its import, which
+# the top-K streaming lane of `mstk rerank` never needs.
 
 
 def topk_priced(scores, providers, k: int, price=None, w: float = 1.0, blocked=None) -> np.ndarray:
     """Positions of the min(k, n) best candidates by ``w·s − price[provider]`` (ties: unblocked
     first, then lower position), displayed by score descending."""
+    import numpy as np
+
     return _core.topk_priced(
         np.ascontiguousarray(scores, dtype=np.float64),
         np.ascontiguousarray(providers, dtype=np.int32),
@@ -28,6 +33,8 @@ def topk_priced(scores, providers, k: int, price=None, w: float = 1.0, blocked=N
 def allocate(rule: str, estate: float, claims) -> np.ndarray:
     """Divide ``estate`` among ``claims`` by ``rule``: "cea" (constrained equal awards),
     "cel" (constrained equal losses), "talmud" (Aumann–Maschler) or "proportional"."""
+    import numpy as np
+
     return _core.allocate(rule, float(estate), np.ascontiguousarray(claims, dtype=np.float64))
 
 
@@ -61,6 +68,7 @@ def run_bankfair(batch: RerankBatch, ctx: RerankContext, params: dict[str, Any],
     ``state`` (JSON bytes from an earlier run's ``RerankResult.state``) continues a saved
     run: its estates replace m_p as the starting estate of the providers it knows, and μ
     and its momentum start where they stopped. The result's ``state`` holds them again."""
+    import numpy as np
     import orjson
 
     from mstk.rerank import targets

@@ -8,6 +8,7 @@ use mstk_core::rerank::bankfair_plus::PlusParams;
 use mstk_core::rerank::requests::{
     BadLine, ListResults, MissingProvider, RequestBatch as CoreBatch,
 };
+use mstk_core::rerank::stream::{StreamClock, TopKStream as CoreTopKStream};
 use mstk_core::rerank::{
     self as core, BatchSpec, Normalization, OnlineMethod, OnlineOutput, OnlineProblem, Ragged,
     TopKScratch,
@@ -448,24 +449,8 @@ impl RequestBatch {
         threads: Option<usize>,
         span: Option<(usize, usize)>,
     ) -> PyResult<(RequestBatch, Vec<(u64, String)>)> {
-        let stop_at_first = match on_error {
-            "raise" => true,
-            "collect" => false,
-            other => {
-                return Err(ParameterError::new_err(format!(
-                    "on_error must be 'raise' or 'collect', got '{other}'"
-                )))
-            }
-        };
-        let missing = match missing_provider {
-            "error" => MissingProvider::Error,
-            "singleton" => MissingProvider::Singleton,
-            other => {
-                return Err(ParameterError::new_err(format!(
-                    "missing_provider must be 'error' or 'singleton', got '{other}'"
-                )))
-            }
-        };
+        let stop_at_first = stop_at_first(on_error)?;
+        let missing = missing_provider_rule(missing_provider)?;
         let input = BytesInput::new(data, span)?;
         let (inner, bad) = py.detach(|| {
             with_threads(threads, || {
@@ -601,7 +586,143 @@ impl RequestBatch {
     }
 }
 
+fn stop_at_first(on_error: &str) -> PyResult<bool> {
+    match on_error {
+        "raise" => Ok(true),
+        "collect" => Ok(false),
+        other => Err(ParameterError::new_err(format!(
+            "on_error must be 'raise' or 'collect', got '{other}'"
+        ))),
+    }
+}
+
+fn missing_provider_rule(missing_provider: &str) -> PyResult<MissingProvider> {
+    match missing_provider {
+        "error" => Ok(MissingProvider::Error),
+        "singleton" => Ok(MissingProvider::Singleton),
+        other => Err(ParameterError::new_err(format!(
+            "missing_provider must be 'error' or 'singleton', got '{other}'"
+        ))),
+    }
+}
+
+/// (output, requests written, next line, bad lines as (line, reason)).
+type ProcessedBlock<'py> = (Bound<'py, PyBytes>, usize, u64, Vec<(u64, String)>);
+
+/// Plain top-K over a stream of JSONL blocks, each parsed, re-ranked and written in one
+/// call (see `mstk_core::rerank::stream`); the output equals `RequestBatch.parse` →
+/// top-K → `write_results`.
+#[pyclass(module = "mstk._core")]
+struct TopKStream {
+    inner: CoreTopKStream,
+}
+
+#[pymethods]
+impl TopKStream {
+    /// `interval_length` is in the unit of `ts`; `origin` and `saw_time` continue an
+    /// interval clock (the first `ts` seen, and whether any request had a time).
+    #[new]
+    #[pyo3(signature = (k, normalize="minmax", keep_candidates=false, missing_provider="error", on_error="raise", interval_length=86400.0, origin=None, saw_time=false))]
+    #[allow(clippy::too_many_arguments)]
+    fn new(
+        k: usize,
+        normalize: &str,
+        keep_candidates: bool,
+        missing_provider: &str,
+        on_error: &str,
+        interval_length: f64,
+        origin: Option<f64>,
+        saw_time: bool,
+    ) -> PyResult<Self> {
+        if k == 0 {
+            return Err(ParameterError::new_err("k must be at least 1"));
+        }
+        if !(interval_length.is_finite() && interval_length > 0.0) {
+            return Err(ParameterError::new_err(format!(
+                "interval_length must be a positive number, got {interval_length}"
+            )));
+        }
+        let clock = StreamClock {
+            length: interval_length,
+            origin,
+            saw_time,
+        };
+        Ok(TopKStream {
+            inner: CoreTopKStream::new(
+                k,
+                normalize.parse().py()?,
+                keep_candidates,
+                missing_provider_rule(missing_provider)?,
+                stop_at_first(on_error)?,
+                clock,
+            ),
+        })
+    }
+
+    /// Re-rank the whole lines of `data` (or of `data[start:end]` for `span`), the first
+    /// numbered `first_line`. Returns (output, requests written, number of the next line,
+    /// bad lines as (line, reason) when on_error="collect"). A `RecordError` that stops
+    /// the block carries the lines skipped before it as `bad_lines`.
+    #[pyo3(signature = (data, first_line=1, threads=None, span=None))]
+    fn process<'py>(
+        &mut self,
+        py: Python<'py>,
+        data: &Bound<'py, PyBytes>,
+        first_line: u64,
+        threads: Option<usize>,
+        span: Option<(usize, usize)>,
+    ) -> PyResult<ProcessedBlock<'py>> {
+        let input = BytesInput::new(data, span)?;
+        let inner = &mut self.inner;
+        let block =
+            py.detach(|| with_threads(threads, || inner.process(input.as_ref(), first_line)))?;
+        let bad: Vec<(u64, String)> = block
+            .bad
+            .into_iter()
+            .map(|BadLine { line, reason }| (line, reason))
+            .collect();
+        if let Some(error) = block.error {
+            // the lines skipped before the block failed travel with the error
+            let error = to_py(error);
+            error.value(py).setattr("bad_lines", bad)?;
+            return Err(error);
+        }
+        let total = block.parts.iter().map(Vec::len).sum();
+        let out = PyBytes::new_with(py, total, |buf| {
+            let mut at = 0;
+            for part in &block.parts {
+                buf[at..at + part.len()].copy_from_slice(part);
+                at += part.len();
+            }
+            Ok(())
+        })?;
+        Ok((out, block.n_requests, block.next_line, bad))
+    }
+
+    /// How often each provider seen so far was shown (0.0 for those never shown).
+    #[getter]
+    fn exposure<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
+        let out = PyDict::new(py);
+        for (name, shown) in self.inner.exposure() {
+            out.set_item(name, shown)?;
+        }
+        Ok(out)
+    }
+
+    /// The interval clock's origin: the first `ts` that placed a request (None before).
+    #[getter]
+    fn origin(&self) -> Option<f64> {
+        self.inner.clock.origin
+    }
+
+    #[getter]
+    fn saw_time(&self) -> bool {
+        self.inner.clock.saw_time
+    }
+}
+
 pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add_class::<TopKStream>()?;
     m.add_function(wrap_pyfunction!(topk_priced, m)?)?;
     m.add_function(wrap_pyfunction!(allocate, m)?)?;
     m.add_function(wrap_pyfunction!(gini, m)?)?;

@@ -9,6 +9,7 @@ pub mod normalize;
 pub mod online;
 pub mod ragged;
 pub mod requests;
+pub mod stream;
 pub mod topk;
 
 pub use normalize::{normalize_scores, Normalization};

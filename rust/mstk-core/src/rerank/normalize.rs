@@ -39,16 +39,29 @@ pub fn normalize_scores(offsets: &[i64], score: &[f64], mode: Normalization) -> 
             // Requests are independent: split the flat array at request boundaries into
             // groups and normalise the groups in parallel (same arithmetic, same result).
             let groups = split_requests(offsets, &mut out, 1 << 16);
-            groups.into_par_iter().for_each(|(offs, values)| {
-                let base = offs[0];
-                for w in offs.windows(2) {
-                    let r = &mut values[(w[0] - base) as usize..(w[1] - base) as usize];
-                    minmax_in_place(r);
-                }
-            });
+            groups
+                .into_par_iter()
+                .for_each(|(offs, values)| normalize_in_place(offs, values, mode));
         }
     }
     out
+}
+
+/// Normalise, on the calling thread, the requests laid out by `offsets` (which may start
+/// above 0: `values` holds the scores from `offsets[0]` on).
+pub fn normalize_in_place(offsets: &[i64], values: &mut [f64], mode: Normalization) {
+    match mode {
+        Normalization::None => {}
+        Normalization::Sigmoid => values
+            .iter_mut()
+            .for_each(|s| *s = 1.0 / (1.0 + (-*s).exp())),
+        Normalization::MinMax => {
+            let base = offsets[0];
+            for w in offsets.windows(2) {
+                minmax_in_place(&mut values[(w[0] - base) as usize..(w[1] - base) as usize]);
+            }
+        }
+    }
 }
 
 fn minmax_in_place(r: &mut [f64]) {

@@ -600,7 +600,7 @@ fn parse_into<'a, T: Deserialize<'a>>(
 }
 
 /// Split `buf` into about `n` ranges of whole lines.
-fn line_chunks(buf: &[u8], n: usize) -> Vec<std::ops::Range<usize>> {
+pub(crate) fn line_chunks(buf: &[u8], n: usize) -> Vec<std::ops::Range<usize>> {
     let target = (buf.len() / n.max(1)).max(1 << 16);
     let mut chunks = Vec::new();
     let mut start = 0usize;
@@ -706,7 +706,7 @@ impl RequestBatch {
     /// returns the number of newlines read (all of the range's unless parsing stopped).
     /// The arrays get room for `room` bytes of records like the first.
     #[allow(clippy::too_many_arguments)]
-    fn parse_range(
+    pub(crate) fn parse_range(
         buf: &[u8],
         range: std::ops::Range<usize>,
         first_line: u64,
@@ -1089,21 +1089,14 @@ impl RequestBatch {
                 "sel_offsets must be non-decreasing from 0 to len(sel)",
             ));
         }
-        // Provider names as JSON strings, encoded once rather than once per slot.
-        let mut names = Vec::new();
-        let mut name_ends = Vec::with_capacity(self.providers.len());
-        for name in self.providers.names() {
-            serde_json::to_writer(&mut names, name).expect("writing to a Vec cannot fail");
-            name_ends.push(names.len());
-        }
-        let provider_json =
-            |p: usize| &names[if p == 0 { 0 } else { name_ends[p - 1] }..name_ends[p]];
+        let names = ProviderJson::of(&self.providers);
+        let buf = self.buf.bytes();
         // Records are independent: write ranges of them in parallel and concatenate in order.
         let per_chunk = (t / (4 * rayon::current_num_threads()).max(1)).max(1024);
         let starts: Vec<usize> = (0..t).step_by(per_chunk).collect();
         starts
             .into_par_iter()
-            .map(|start| self.write_range(start..(start + per_chunk).min(t), lists, &provider_json))
+            .map(|start| self.write_range(buf, start..(start + per_chunk).min(t), lists, &names))
             .collect()
     }
 
@@ -1124,11 +1117,15 @@ impl RequestBatch {
         }
     }
 
-    fn write_range<'n>(
+    /// Write records `range` (no shape checks: `write_results_parts` makes them). `buf`
+    /// is the input the batch was parsed from: this batch's own, or for a batch parsed by
+    /// `parse_range` the caller's buffer.
+    pub(crate) fn write_range(
         &self,
+        buf: &[u8],
         range: std::ops::Range<usize>,
         lists: &ListResults,
-        provider_json: &impl Fn(usize) -> &'n [u8],
+        names: &ProviderJson,
     ) -> CoreResult<Vec<u8>> {
         let ListResults {
             interval,
@@ -1138,8 +1135,6 @@ impl RequestBatch {
             dcg,
             idcg,
         } = *lists;
-        // once: each index through `InputBytes` is a dynamic call
-        let buf = self.buf.bytes();
         let mut out = Vec::with_capacity(range.len() * 256);
         let mut fbuf = ryu::Buffer::new();
         let mut ibuf = itoa::Buffer::new();
@@ -1193,7 +1188,7 @@ impl RequestBatch {
                 }
                 put(
                     &mut out,
-                    provider_json(self.provider[base + j as usize] as usize),
+                    names.get(self.provider[base + j as usize] as usize),
                 );
             }
             out.push(b']');
@@ -1223,6 +1218,29 @@ impl RequestBatch {
             out.extend_from_slice(b"}\n");
         }
         Ok(out)
+    }
+}
+
+/// Provider names as JSON strings, encoded once rather than once per slot.
+pub(crate) struct ProviderJson {
+    text: Vec<u8>,
+    ends: Vec<usize>,
+}
+
+impl ProviderJson {
+    pub(crate) fn of(providers: &Interner) -> ProviderJson {
+        let mut text = Vec::new();
+        let mut ends = Vec::with_capacity(providers.len());
+        for name in providers.names() {
+            serde_json::to_writer(&mut text, name).expect("writing to a Vec cannot fail");
+            ends.push(text.len());
+        }
+        ProviderJson { text, ends }
+    }
+
+    #[inline]
+    fn get(&self, p: usize) -> &[u8] {
+        &self.text[if p == 0 { 0 } else { self.ends[p - 1] }..self.ends[p]]
     }
 }
 
