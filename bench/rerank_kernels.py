@@ -78,7 +78,7 @@ def k_neighbor_rule(neighbors):
     return rule
 
 
-def best_of(fn, repeat: int = 3):
+def best_of(fn, repeat: int = 5):
     """(result, best wall seconds of `repeat` runs): the VM's timing noise is one-sided."""
     best, result = float("inf"), None
     for _ in range(repeat):

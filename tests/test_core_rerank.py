@@ -103,6 +103,36 @@ def test_error_types_map_to_python_exceptions():
         _core.normalize_scores(np.array([0, 1], dtype=np.float64), np.zeros(1), "minmax")
 
 
+def test_online_inputs_are_checked_as_they_are_copied():
+    """run_online copies the candidate arrays and checks them in the same pass; a bad
+    value anywhere (here on both sides of a 1024-value chunk edge) names its index, and
+    strided arrays give the same lists as contiguous ones."""
+    rng = np.random.default_rng(3)
+    offsets = np.arange(0, 3001, 30, dtype=np.int64)
+    scores = rng.random(3000)
+    providers = rng.integers(0, 7, size=3000).astype(np.int32)
+    order = np.arange(100, dtype=np.int64)
+    interval = np.zeros(100, dtype=np.int64)
+
+    def run(s, p):
+        return _core.run_online(offsets, s, p, 7, order, interval, np.ones(7), 5, "min_regularizer", {"lambda": 2.0}, 1)
+
+    for at in (0, 1023, 1024, 2999):
+        bad = scores.copy()
+        bad[at] = np.inf
+        with pytest.raises(_core.ParameterError, match=f"^score {at} is not finite"):
+            run(bad, providers)
+        wrong = providers.copy()
+        wrong[at] = 7
+        with pytest.raises(_core.ParameterError, match=f"^provider id 7 at candidate {at} is outside 0..7"):
+            run(scores, wrong)
+    strided_s, strided_p = np.repeat(scores, 2)[::2], np.repeat(providers, 2)[::2]
+    assert not strided_s.flags.c_contiguous and not strided_p.flags.c_contiguous
+    want, got = run(scores, providers), run(strided_s, strided_p)
+    for key in want:
+        np.testing.assert_array_equal(want[key], got[key])
+
+
 def test_parse_collect_mode_returns_every_bad_line_and_keeps_the_rest():
     data = b'{"items":["a"],"scores":[1],"providers":["P"]}\nnot json\n{"items":["a","a"],"scores":[1,2],"providers":["P","P"]}\n'
     batch, bad = _core.RequestBatch.parse(data, 1, on_error="collect")

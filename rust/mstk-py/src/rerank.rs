@@ -11,7 +11,7 @@ use mstk_core::rerank::requests::{
 use mstk_core::rerank::stream::{StreamClock, TopKStream as CoreTopKStream};
 use mstk_core::rerank::{
     self as core, BatchSpec, Normalization, OnlineMethod, OnlineOutput, OnlineProblem, Ragged,
-    TopKScratch,
+    RaggedBuf, TopKScratch,
 };
 use numpy::{IntoPyArray, PyArray1, PyReadonlyArray1};
 use pyo3::prelude::*;
@@ -28,6 +28,31 @@ fn owned<T: numpy::Element + Copy>(a: &PyReadonlyArray1<'_, T>) -> Vec<T> {
         Ok(slice) => slice.to_vec(),
         Err(_) => a.as_array().iter().copied().collect(),
     }
+}
+
+/// The candidate arrays copied and checked in one pass (`RaggedBuf`), before the GIL is
+/// released; strided arrays are made contiguous first.
+fn ragged_copy(
+    offsets: &PyReadonlyArray1<'_, i64>,
+    scores: &PyReadonlyArray1<'_, f64>,
+    providers: &PyReadonlyArray1<'_, i32>,
+    n_providers: usize,
+) -> PyResult<RaggedBuf> {
+    fn contiguous<'a, T: numpy::Element + Copy>(
+        a: &'a PyReadonlyArray1<'_, T>,
+    ) -> std::borrow::Cow<'a, [T]> {
+        match a.as_slice() {
+            Ok(slice) => std::borrow::Cow::Borrowed(slice),
+            Err(_) => std::borrow::Cow::Owned(a.as_array().iter().copied().collect()),
+        }
+    }
+    RaggedBuf::copy_checked(
+        &contiguous(offsets),
+        &contiguous(scores),
+        &contiguous(providers),
+        n_providers,
+    )
+    .py()
 }
 
 /// Select min(k, n) positions of one request by key w·s − price[provider].
@@ -222,14 +247,13 @@ fn run_online<'py>(
     threads: Option<usize>,
 ) -> PyResult<Bound<'py, PyDict>> {
     let method = parse_method(method, params.as_ref())?;
-    let (o, s, p) = (owned(&offsets), owned(&scores), owned(&providers));
+    let requests = ragged_copy(&offsets, &scores, &providers, n_providers)?;
     let (ord, iv, w) = (owned(&order), owned(&interval), owned(&weight));
     let out = py
         .detach(|| {
             with_threads(threads, || {
-                let requests = Ragged::new(&o, &s, &p, n_providers)?;
                 let problem = OnlineProblem {
-                    requests,
+                    requests: requests.view(),
                     order: &ord,
                     interval: &iv,
                     weight: &w,
@@ -371,13 +395,8 @@ fn run_bankfair<'py>(
     let mu0 = mu0.as_ref().map(owned).unwrap_or_default();
     let g_cum0 = g_cum0.as_ref().map(owned).unwrap_or_default();
     let gamma = gamma.as_ref().map(owned).unwrap_or_default();
-    let (o, s, p, ord, iv) = (
-        owned(&offsets),
-        owned(&scores),
-        owned(&providers),
-        owned(&order),
-        owned(&interval_index),
-    );
+    let requests = ragged_copy(&offsets, &scores, &providers, n_providers)?;
+    let (ord, iv) = (owned(&order), owned(&interval_index));
     let (m, ni, sh, tr, fc) = (
         owned(&min_exposure),
         owned(&n_items),
@@ -389,9 +408,8 @@ fn run_bankfair<'py>(
     let out = py
         .detach(|| {
             with_threads(threads, || {
-                let requests = Ragged::new(&o, &s, &p, n_providers)?;
                 let problem = OnlineProblem {
-                    requests,
+                    requests: requests.view(),
                     order: &ord,
                     interval: &iv,
                     weight: &weight,

@@ -14,5 +14,5 @@ pub mod topk;
 
 pub use normalize::{normalize_scores, Normalization};
 pub use online::{run_online, BatchSpec, OnlineMethod, OnlineOutput, OnlineProblem};
-pub use ragged::Ragged;
+pub use ragged::{Ragged, RaggedBuf};
 pub use topk::{topk_priced, TopKScratch};
