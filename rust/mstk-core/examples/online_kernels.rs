@@ -1,10 +1,18 @@
 //! Time the online kernels without any Python: `cargo run --release --example online_kernels`.
-//! 20,000 requests × 500 candidates, K = 10, 200 providers, one thread.
+//! REQUESTS (default 100,000) × 500 candidates, K = 10, 200 providers, one thread:
+//! `cargo run --release --example online_kernels [REQUESTS [METHOD]]` (METHOD: time only that one).
+use mstk_core::rerank::bankfair::{run_bankfair, Allocation, BankFairInputs, BankFairParams};
+use mstk_core::rerank::bankfair_plus::PlusParams;
 use mstk_core::rerank::{run_online, BatchSpec, OnlineMethod, OnlineProblem, Ragged};
 use std::time::Instant;
 
 fn main() {
-    let (t, n, p, k) = (20_000usize, 500usize, 200usize, 10usize);
+    let t: usize = std::env::args()
+        .nth(1)
+        .map_or(100_000, |a| a.parse().expect("REQUESTS is a number"));
+    let only = std::env::args().nth(2);
+    let wanted = |name: &str| only.as_deref().is_none_or(|o| o == name);
+    let (n, p, k) = (500usize, 200usize, 10usize);
     let mut state = 0x9E3779B97F4A7C15u64;
     let mut next = || {
         state ^= state << 13;
@@ -66,6 +74,9 @@ fn main() {
             },
         ),
     ] {
+        if !wanted(name) {
+            continue;
+        }
         let mut best = f64::INFINITY;
         for _ in 0..5 {
             let start = Instant::now();
@@ -78,6 +89,77 @@ fn main() {
                     k,
                 };
                 run_online(&problem, &method).unwrap()
+            });
+            best = best.min(start.elapsed().as_secs_f64());
+        }
+        println!("{name} {:.0}", t as f64 / best);
+    }
+
+    // BankFair and BankFair+ with bench/rerank_kernels.py's inputs: m_p = 0.9·γ_p with
+    // γ_p = K·T/|P|, oracle traffic per interval of 1,000 requests, a 3-interval window,
+    // θ = 0.5 and the binding's other defaults.
+    let n_int = t.div_ceil(1000);
+    let traffic: Vec<f64> = (0..n_int)
+        .map(|n| (t - n * 1000).min(1000) as f64)
+        .collect();
+    let mut forecast = vec![0.0; n_int * 3];
+    for n in 0..n_int {
+        for h in 0..3.min(n_int - n) {
+            forecast[n * 3 + h] = traffic[n + h];
+        }
+    }
+    let gamma = vec![(k * t) as f64 / p as f64; p];
+    let min_exposure: Vec<f64> = gamma.iter().map(|g| 0.9 * g).collect();
+    let (n_items, share) = (vec![1.0; p], vec![1.0 / p as f64; p]);
+    for (name, plus) in [("bankfair", false), ("bankfair_plus", true)] {
+        if !wanted(name) {
+            continue;
+        }
+        let params = BankFairParams {
+            theta: 0.5,
+            penalty_by_size: false,
+            penalty_mix: 0.4,
+            step: 1.0,
+            gamma: 0.2,
+            caps: false,
+            cap_mix: 0.4,
+            reset_each_interval: true,
+            allocation: Allocation::Talmud,
+            window: 3,
+            claim_mult: 1.1,
+            official: false,
+            plus: plus.then_some(PlusParams {
+                delta: 1.0,
+                lambda: 0.0,
+                alpha: 1.0,
+                fp_iters: 5,
+                exhaustive: false,
+            }),
+        };
+        let inputs = BankFairInputs {
+            min_exposure: &min_exposure,
+            n_items: &n_items,
+            share: &share,
+            interval_index: &interval,
+            traffic: &traffic,
+            forecast: &forecast,
+            gamma: &gamma,
+            v_ref: 1.0,
+            start_mu: &[],
+            start_g_cum: &[],
+        };
+        let mut best = f64::INFINITY;
+        for _ in 0..5 {
+            let start = Instant::now();
+            pool.install(|| {
+                let problem = OnlineProblem {
+                    requests: Ragged::new(&offsets, &score, &provider, p).unwrap(),
+                    order: &order,
+                    interval: &interval,
+                    weight: &weight,
+                    k,
+                };
+                run_bankfair(&problem, &params, &inputs).unwrap()
             });
             best = best.min(start.elapsed().as_secs_f64());
         }
