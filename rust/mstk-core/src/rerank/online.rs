@@ -358,7 +358,156 @@ fn run_fairrec(
     }
 }
 
+/// How many of the open providers' best candidates TFROM keeps in score order per request.
+const TFROM_LEADERS: usize = 16;
+
 fn run_tfrom(
+    problem: &OnlineProblem,
+    share: &[f64],
+    start: (&[f64], &[f64]),
+    sel_offsets: &[i64],
+    ideal_lists: &[Vec<u32>],
+    out: &mut OutLists,
+) -> Vec<f64> {
+    let req = &problem.requests;
+    let k = problem.k.min(longest_request(req));
+    let weights = position_weights(k);
+    let total_weight: f64 = weights.iter().sum();
+    let from = |v: &[f64]| {
+        if v.is_empty() {
+            vec![0.0; req.n_providers]
+        } else {
+            v.to_vec()
+        }
+    };
+    let mut target = from(start.0);
+    // exposure carried in from an earlier run; the run's own exposure is added back at the end
+    let carried = from(start.1);
+    for (e, c) in out.exposure.iter_mut().zip(&carried) {
+        *e += c;
+    }
+    let n_prov = req.n_providers;
+    let mut is_open = vec![false; n_prov];
+    // 0 for open providers, +∞ for closed ones: score − bar is the score or −∞, with no
+    // branch on openness (it is close to a coin flip per candidate)
+    let mut bar = vec![0.0f64; n_prov];
+    let mut any_open;
+    let mut taken: Vec<bool> = Vec::new();
+    let mut slots: Vec<Option<u32>> = Vec::with_capacity(k);
+    // the best candidates of open providers this request, (score desc, position asc)
+    let mut leaders: Vec<(f64, u32)> = Vec::with_capacity(TFROM_LEADERS);
+    for &ti in problem.order {
+        let t = ti as usize;
+        let r = req.range(t);
+        let (s, prov) = (&req.score[r.clone()], &req.provider[r]);
+        for (p, goal) in target.iter_mut().enumerate() {
+            *goal += total_weight * share[p];
+        }
+        let k_t = k.min(s.len());
+        taken.clear();
+        taken.resize(s.len(), false);
+        slots.clear();
+        if k_t == 0 {
+            out.dcg[t] = 0.0; // a request without candidates gets an empty list
+            continue;
+        }
+        // A slot takes the best untaken candidate whose provider stays within its target.
+        // Exposure only grows within a request and w_k shrinks with k, so a provider that
+        // misses its target even at the last slot's weight is never asked ("open" are the
+        // others). Slots walk the open providers' best candidates in score order and take
+        // the first that fits; the walk rarely goes past a few entries (the list holds
+        // TFROM_LEADERS; a slot that exhausts it scans the whole request instead).
+        let w_last = weights[k_t - 1];
+        any_open = false;
+        for p in 0..n_prov {
+            is_open[p] = out.exposure[p] + w_last <= target[p];
+            bar[p] = if is_open[p] { 0.0 } else { f64::INFINITY };
+            any_open |= is_open[p];
+        }
+        leaders.clear();
+        if any_open {
+            // closed providers' candidates get −∞, which the threshold always rejects
+            let mut threshold = f64::NEG_INFINITY;
+            for (j, (&score, &p)) in s.iter().zip(prov).enumerate() {
+                let key = score - bar[p as usize];
+                if key <= threshold {
+                    continue;
+                }
+                if leaders.len() == TFROM_LEADERS {
+                    leaders.pop();
+                }
+                let mut i = leaders.len();
+                leaders.push((key, j as u32));
+                while i > 0 && key > leaders[i - 1].0 {
+                    leaders[i] = leaders[i - 1];
+                    i -= 1;
+                }
+                leaders[i] = (key, j as u32);
+                if leaders.len() == TFROM_LEADERS {
+                    threshold = leaders[TFROM_LEADERS - 1].0;
+                }
+            }
+        }
+        for &w in &weights[..k_t] {
+            let exposure = &out.exposure;
+            let fits = |j: u32| {
+                let p = prov[j as usize] as usize;
+                !taken[j as usize] && exposure[p] + w <= target[p]
+            };
+            let mut pick = leaders.iter().map(|&(_, j)| j).find(|&j| fits(j));
+            if pick.is_none() && leaders.len() == TFROM_LEADERS {
+                // past the leaders: the best fitting candidate of the whole request
+                pick = (0..s.len() as u32)
+                    .filter(|&j| is_open[prov[j as usize] as usize] && fits(j))
+                    .fold(None, |best: Option<u32>, j| match best {
+                        Some(b) if s[b as usize] >= s[j as usize] => Some(b),
+                        _ => Some(j),
+                    });
+            }
+            if let Some(j) = pick {
+                taken[j as usize] = true;
+                out.exposure[prov[j as usize] as usize] += w;
+            }
+            slots.push(pick);
+        }
+        // fill step: empty slots, in order, get the best remaining items. Fewer than k_t
+        // are taken when a slot is empty, so the k_t best by score hold enough of them:
+        // the request's ideal list (top-K's own selection, score desc, position asc),
+        // already computed for the IDCG. Nearly every request has an empty slot (a
+        // provider's deficit rarely covers a whole slot's weight), so selecting it again
+        // here cost about a fifth of the run.
+        let start = sel_offsets[t] as usize;
+        let mut dcg = 0.0;
+        let mut rest = 0;
+        for (slot, pick) in slots.iter().enumerate() {
+            let j = match pick {
+                Some(j) => *j,
+                None => {
+                    let by_score = &ideal_lists[t];
+                    while taken[by_score[rest] as usize] {
+                        rest += 1;
+                    }
+                    let j = by_score[rest];
+                    rest += 1;
+                    out.exposure[prov[j as usize] as usize] += weights[slot];
+                    j
+                }
+            };
+            out.sel[start + slot] = j as i32;
+            dcg += s[j as usize] * weights[slot];
+        }
+        out.dcg[t] = dcg;
+    }
+    for (e, c) in out.exposure.iter_mut().zip(&carried) {
+        *e -= c;
+    }
+    target
+}
+
+/// TFROM as first written: every slot compares the heads of all open providers' own
+/// rankings. The reference `run_tfrom` is tested against.
+#[cfg(test)]
+fn run_tfrom_by_provider_heads(
     problem: &OnlineProblem,
     share: &[f64],
     start: (&[f64], &[f64]),
@@ -1128,6 +1277,93 @@ mod tests {
         // without the carried state the tail starts over: (x2, x1) again instead of (y1, x1)
         assert_eq!(tail(vec![], vec![]).sel[..2], [1, 0]);
         assert_eq!(continued.sel[..2], [2, 0]);
+    }
+
+    #[test]
+    fn tfrom_by_leaders_equals_tfrom_by_provider_heads() {
+        // random requests: few score levels (ties), skewed providers, long and short
+        // requests, shares that leave many providers closed; runs long enough that the
+        // leaders list overflows and slots fall back to the whole request
+        let mut state = 0x9E3779B97F4A7C15u64;
+        let mut next = |n: u64| {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state % n
+        };
+        for case in 0..60 {
+            let np = 1 + next(40) as usize;
+            let t = 1 + next(300) as usize;
+            let k = 1 + next(12) as usize;
+            let mut off = vec![0i64];
+            for _ in 0..t {
+                let n = if next(4) == 0 { next(3) } else { next(200) };
+                off.push(off.last().unwrap() + n as i64);
+            }
+            let total = *off.last().unwrap() as usize;
+            let levels = 2 + next(50);
+            let score: Vec<f64> = (0..total)
+                .map(|_| next(levels) as f64 / levels as f64)
+                .collect();
+            let prov: Vec<i32> = (0..total)
+                .map(|_| (next(np as u64) * next(np as u64) / np as u64) as i32)
+                .collect();
+            let mut share: Vec<f64> = (0..np).map(|_| next(10) as f64).collect();
+            let sum: f64 = share.iter().sum::<f64>().max(1.0);
+            share.iter_mut().for_each(|x| *x /= sum);
+            let order: Vec<i64> = (0..t as i64).collect();
+            let interval = vec![0i64; t];
+            let weight = vec![1.0; np];
+            let pr = problem(&off, &score, &prov, np, &order, &interval, &weight, k);
+            let req = &pr.requests;
+            let k_eff = k.min(longest_request(req));
+            let mut sel_offsets = vec![0i64];
+            let mut ideal_lists = Vec::new();
+            let (mut scratch, mut list) = (TopKScratch::default(), Vec::new());
+            for t in 0..t {
+                let r = req.range(t);
+                sel_offsets.push(sel_offsets[t] + r.len().min(k_eff) as i64);
+                topk_priced(
+                    &req.score[r.clone()],
+                    &req.provider[r],
+                    None,
+                    1.0,
+                    k_eff,
+                    None,
+                    &mut scratch,
+                    &mut list,
+                );
+                ideal_lists.push(list.clone());
+            }
+            let run = |by_heads: bool| {
+                let mut out = OutLists {
+                    sel: vec![0; *sel_offsets.last().unwrap() as usize],
+                    dcg: vec![0.0; t],
+                    exposure: vec![0.0; np],
+                };
+                let target = if by_heads {
+                    run_tfrom_by_provider_heads(
+                        &pr,
+                        &share,
+                        (&[], &[]),
+                        &sel_offsets,
+                        &ideal_lists,
+                        &mut out,
+                    )
+                } else {
+                    run_tfrom(
+                        &pr,
+                        &share,
+                        (&[], &[]),
+                        &sel_offsets,
+                        &ideal_lists,
+                        &mut out,
+                    )
+                };
+                (out.sel, out.dcg, out.exposure, target)
+            };
+            assert_eq!(run(false), run(true), "case {case}");
+        }
     }
 
     #[test]
