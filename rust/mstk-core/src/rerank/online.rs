@@ -367,6 +367,7 @@ fn run_tfrom(
     start: (&[f64], &[f64]),
     sel_offsets: &[i64],
     ideal_lists: &[Vec<u32>],
+    mut inline_idcg: Option<&mut [f64]>,
     out: &mut OutLists,
 ) -> Vec<f64> {
     let req = &problem.requests;
@@ -396,6 +397,9 @@ fn run_tfrom(
     let mut slots: Vec<Option<u32>> = Vec::with_capacity(k);
     // the best candidates of open providers this request, (score desc, position asc)
     let mut leaders: Vec<(f64, u32)> = Vec::with_capacity(TFROM_LEADERS);
+    // with `inline_idcg`, each request's ideal list is selected here, while the request is
+    // in cache, instead of by a separate pass that kept one list per request
+    let (mut scratch, mut own_ideal) = (TopKScratch::default(), Vec::new());
     for &ti in problem.order {
         let t = ti as usize;
         let r = req.range(t);
@@ -411,6 +415,14 @@ fn run_tfrom(
             out.dcg[t] = 0.0; // a request without candidates gets an empty list
             continue;
         }
+        let by_score: &[u32] = match inline_idcg.as_deref_mut() {
+            Some(idcg) => {
+                topk_priced(s, prov, None, 1.0, k, None, &mut scratch, &mut own_ideal);
+                idcg[t] = dcg_in_order(own_ideal.iter().map(|&j| s[j as usize]), &weights);
+                &own_ideal
+            }
+            None => &ideal_lists[t],
+        };
         // A slot takes the best untaken candidate whose provider stays within its target.
         // Exposure only grows within a request and w_k shrinks with k, so a provider that
         // misses its target even at the last slot's weight is never asked ("open" are the
@@ -483,7 +495,6 @@ fn run_tfrom(
             let j = match pick {
                 Some(j) => *j,
                 None => {
-                    let by_score = &ideal_lists[t];
                     while taken[by_score[rest] as usize] {
                         rest += 1;
                     }
@@ -762,6 +773,7 @@ pub fn run_online(problem: &OnlineProblem, method: &OnlineMethod) -> CoreResult<
                 | OnlineMethod::CpFair { .. }
                 | OnlineMethod::KNeighbor { .. }
                 | OnlineMethod::Pmmf { .. }
+                | OnlineMethod::Tfrom { .. }
         );
     let ideal_runs: Vec<(f64, Vec<u32>)> = (0..if inline_ideal { 0 } else { t_total })
         .into_par_iter()
@@ -982,6 +994,7 @@ pub fn run_online(problem: &OnlineProblem, method: &OnlineMethod) -> CoreResult<
                 (target0, spent0),
                 &sel_offsets,
                 &ideal_lists,
+                inline_ideal.then_some(&mut idcg[..]),
                 &mut out_lists,
             );
         }
@@ -1335,34 +1348,62 @@ mod tests {
                 );
                 ideal_lists.push(list.clone());
             }
-            let run = |by_heads: bool| {
+            let ideal_dcg: Vec<f64> = (0..t)
+                .map(|t| {
+                    let s = &req.score[req.range(t)];
+                    dcg_in_order(
+                        ideal_lists[t].iter().map(|&j| s[j as usize]),
+                        &position_weights(k_eff),
+                    )
+                })
+                .collect();
+            // 0: per-provider heads (reference), 1: leaders with the lists given,
+            // 2: leaders selecting the ideal lists themselves
+            let run = |mode: u8| {
                 let mut out = OutLists {
                     sel: vec![0; *sel_offsets.last().unwrap() as usize],
                     dcg: vec![0.0; t],
                     exposure: vec![0.0; np],
                 };
-                let target = if by_heads {
-                    run_tfrom_by_provider_heads(
+                let mut idcg = vec![0.0; t];
+                let start: (&[f64], &[f64]) = (&[], &[]);
+                let target = match mode {
+                    0 => run_tfrom_by_provider_heads(
                         &pr,
                         &share,
-                        (&[], &[]),
+                        start,
                         &sel_offsets,
                         &ideal_lists,
                         &mut out,
-                    )
-                } else {
-                    run_tfrom(
+                    ),
+                    1 => run_tfrom(
                         &pr,
                         &share,
-                        (&[], &[]),
+                        start,
                         &sel_offsets,
                         &ideal_lists,
+                        None,
                         &mut out,
-                    )
+                    ),
+                    _ => {
+                        let target = run_tfrom(
+                            &pr,
+                            &share,
+                            start,
+                            &sel_offsets,
+                            &[],
+                            Some(&mut idcg),
+                            &mut out,
+                        );
+                        assert_eq!(idcg, ideal_dcg, "case {case}: inline ideal DCG");
+                        target
+                    }
                 };
                 (out.sel, out.dcg, out.exposure, target)
             };
-            assert_eq!(run(false), run(true), "case {case}");
+            let want = run(0);
+            assert_eq!(run(1), want, "case {case}");
+            assert_eq!(run(2), want, "case {case} (inline ideal lists)");
         }
     }
 
