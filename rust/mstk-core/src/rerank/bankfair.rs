@@ -9,7 +9,7 @@
 use super::allocation::{allocate, Rule};
 use super::bankfair_plus::{PlusParams, PlusSelector};
 use super::online::{longest_request, validate, OnlineOutput, OnlineProblem, OutLists};
-use super::topk::{topk_priced, TopKScratch};
+use super::topk::{topk_priced, topk_priced_and_ideal, TopKScratch};
 use crate::error::{CoreError, CoreResult};
 use crate::metrics::position_weights;
 
@@ -247,6 +247,7 @@ pub fn run_bankfair(
     let mut cnt = vec![0.0; n_prov];
     let mut scratch = TopKScratch::default();
     let mut list = Vec::with_capacity(k);
+    let mut ideal = Vec::with_capacity(k);
     let mut selector = PlusSelector::default();
     let mut price = vec![0.0; n_prov];
 
@@ -295,10 +296,15 @@ pub fn run_bankfair(
             order.next();
             let r = req.range(t);
             let (s, prov) = (&req.score[r.clone()], &req.provider[r]);
-            topk_priced(s, prov, None, 1.0, k, None, &mut scratch, &mut list);
-            idcg[t] = crate::metrics::dcg_in_order(list.iter().map(|&j| s[j as usize]), &weights);
             let blocked_now = params.caps.then_some(&blocked[..]);
+            if params.plus.is_none() && blocked_now.is_none() {
+                topk_priced_and_ideal(s, prov, &mu, 1.0, k, &mut scratch, &mut list, &mut ideal);
+            } else {
+                topk_priced(s, prov, None, 1.0, k, None, &mut scratch, &mut ideal);
+            }
+            idcg[t] = crate::metrics::dcg_in_order(ideal.iter().map(|&j| s[j as usize]), &weights);
             match &params.plus {
+                None if blocked_now.is_none() => {} // selected with the ideal list above
                 None => topk_priced(
                     s,
                     prov,

@@ -7,7 +7,7 @@
 use rayon::prelude::*;
 
 use super::ragged::Ragged;
-use super::topk::{topk_priced, TopKScratch};
+use super::topk::{topk_priced, topk_priced_and_ideal, TopKScratch};
 use crate::error::{CoreError, CoreResult};
 use crate::metrics::{dcg_in_order, position_weights};
 
@@ -217,6 +217,7 @@ fn run_batched(
     let mut blocked = vec![false; n_prov];
     let mut scratch = TopKScratch::default();
     let mut list = Vec::with_capacity(k);
+    let mut ideal = Vec::with_capacity(k);
     let mut start_of = vec![0usize; req.n_requests() + 1];
     for t in 0..req.n_requests() {
         start_of[t + 1] = start_of[t] + req.range(t).len().min(k);
@@ -229,20 +230,38 @@ fn run_batched(
             let use_blocked = price_fn(&batch_exposure, len, &mut price, &mut blocked);
             let r = req.range(t);
             let (s, prov) = (&req.score[r.clone()], &req.provider[r]);
-            if let Some(idcg) = idcg.as_deref_mut() {
-                topk_priced(s, prov, None, 1.0, k, None, &mut scratch, &mut list);
-                idcg[t] = dcg_in_order(list.iter().map(|&j| s[j as usize]), &weights);
+            match idcg.as_deref_mut() {
+                Some(idcg) if !use_blocked => {
+                    topk_priced_and_ideal(
+                        s,
+                        prov,
+                        &price,
+                        1.0,
+                        k,
+                        &mut scratch,
+                        &mut list,
+                        &mut ideal,
+                    );
+                    idcg[t] = dcg_in_order(ideal.iter().map(|&j| s[j as usize]), &weights);
+                }
+                _ => {
+                    if let Some(idcg) = idcg.as_deref_mut() {
+                        topk_priced(s, prov, None, 1.0, k, None, &mut scratch, &mut ideal);
+                        idcg[t] = dcg_in_order(ideal.iter().map(|&j| s[j as usize]), &weights);
+                    }
+                    let blocked_now = use_blocked.then_some(&blocked[..]);
+                    topk_priced(
+                        s,
+                        prov,
+                        Some(&price),
+                        1.0,
+                        k,
+                        blocked_now,
+                        &mut scratch,
+                        &mut list,
+                    );
+                }
             }
-            topk_priced(
-                s,
-                prov,
-                Some(&price),
-                1.0,
-                k,
-                use_blocked.then_some(&blocked[..]),
-                &mut scratch,
-                &mut list,
-            );
             for &j in &list {
                 batch_exposure[prov[j as usize] as usize] += 1.0;
             }

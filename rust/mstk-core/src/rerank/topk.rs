@@ -178,6 +178,80 @@ pub fn topk_priced(
     out.extend(best.iter().map(|e| e.pos));
 }
 
+/// `topk_priced(score, provider, Some(price), w, k, None, …)` into `priced` and the plain
+/// top-K by score (`topk_priced(score, provider, None, 1.0, k, None, …)`, the ideal list
+/// behind the IDCG) into `ideal`, in one pass: the online methods need both for every
+/// request, and a second scan of the candidates cost nearly as much as the first. The
+/// lists equal the two calls'.
+#[allow(clippy::too_many_arguments)]
+pub fn topk_priced_and_ideal(
+    score: &[f64],
+    provider: &[i32],
+    price: &[f64],
+    w: f64,
+    k: usize,
+    scratch: &mut TopKScratch,
+    priced: &mut Vec<u32>,
+    ideal: &mut Vec<u32>,
+) {
+    let n = score.len();
+    let k = k.min(n);
+    if k > INSERTION_MAX_K {
+        topk_priced(score, provider, None, 1.0, k, None, scratch, ideal);
+        topk_priced(score, provider, Some(price), w, k, None, scratch, priced);
+        return;
+    }
+    priced.clear();
+    ideal.clear();
+    if k == 0 {
+        return;
+    }
+    let (best, top) = (&mut scratch.best, &mut scratch.filler);
+    best.clear();
+    top.clear();
+    let (mut priced_min, mut ideal_min) = (f64::NEG_INFINITY, f64::NEG_INFINITY);
+    // Each list keeps its k best so far by its key (ties: earlier position), and a later
+    // candidate must beat its k-th key strictly, as in `topk_priced`'s hot path.
+    let offer = |list: &mut Vec<Entry>, threshold: &mut f64, key: f64, j: usize| {
+        if list.len() == k {
+            if key <= *threshold {
+                return;
+            }
+            list.pop();
+        }
+        insert_by_key(
+            list,
+            Entry {
+                blocked: false,
+                key,
+                pos: j as u32,
+            },
+        );
+        if list.len() == k {
+            *threshold = list[k - 1].key;
+        }
+    };
+    for j in 0..n {
+        let s = score[j];
+        offer(top, &mut ideal_min, 1.0 * s, j);
+        offer(
+            best,
+            &mut priced_min,
+            w * s - price[provider[j] as usize],
+            j,
+        );
+    }
+    for (list, out) in [(best, priced), (top, ideal)] {
+        list.sort_unstable_by(|a, b| {
+            let (sa, sb) = (score[a.pos as usize], score[b.pos as usize]);
+            sb.partial_cmp(&sa)
+                .unwrap_or(Ordering::Equal)
+                .then(a.pos.cmp(&b.pos))
+        });
+        out.extend(list.iter().map(|e| e.pos));
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -277,6 +351,56 @@ mod tests {
             let mut want: Vec<u32> = all[..k.min(n)].iter().map(|e| e.pos).collect();
             want.sort_by(|&a, &b| s[b as usize].total_cmp(&s[a as usize]).then(a.cmp(&b)));
             assert_eq!(got, want, "round {round}");
+        }
+    }
+
+    #[test]
+    fn priced_and_ideal_in_one_pass_equal_two_calls() {
+        let mut state = 0x2545F4914F6CDD1Du64;
+        let mut next = |n: u64| {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state % n
+        };
+        let (mut scratch, mut a, mut b, mut c, mut d) = (
+            TopKScratch::default(),
+            Vec::new(),
+            Vec::new(),
+            Vec::new(),
+            Vec::new(),
+        );
+        for _ in 0..3000 {
+            let n = next(80) as usize;
+            let np = 1 + next(9) as usize;
+            let levels = 1 + next(12);
+            let score: Vec<f64> = (0..n).map(|_| next(levels) as f64 / 4.0 - 1.0).collect();
+            let provider: Vec<i32> = (0..n).map(|_| next(np as u64) as i32).collect();
+            let price: Vec<f64> = (0..np).map(|_| next(5) as f64 / 8.0 - 0.25).collect();
+            let w = [1.0, 0.5, 2.0][next(3) as usize];
+            let k = 1 + next(40) as usize;
+            topk_priced_and_ideal(
+                &score,
+                &provider,
+                &price,
+                w,
+                k,
+                &mut scratch,
+                &mut a,
+                &mut b,
+            );
+            topk_priced(
+                &score,
+                &provider,
+                Some(&price),
+                w,
+                k,
+                None,
+                &mut scratch,
+                &mut c,
+            );
+            topk_priced(&score, &provider, None, 1.0, k, None, &mut scratch, &mut d);
+            assert_eq!((&a, &b), (&c, &d), "n={n} k={k} w={w}");
         }
     }
 
