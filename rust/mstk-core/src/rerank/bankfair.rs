@@ -297,24 +297,25 @@ pub fn run_bankfair(
             let r = req.range(t);
             let (s, prov) = (&req.score[r.clone()], &req.provider[r]);
             let blocked_now = params.caps.then_some(&blocked[..]);
-            if params.plus.is_none() && blocked_now.is_none() {
-                topk_priced_and_ideal(s, prov, &mu, 1.0, k, &mut scratch, &mut list, &mut ideal);
+            if params.plus.is_none() {
+                let (price, blocked) = (&mu[..], blocked_now);
+                topk_priced_and_ideal(
+                    s,
+                    prov,
+                    price,
+                    1.0,
+                    k,
+                    blocked,
+                    &mut scratch,
+                    &mut list,
+                    &mut ideal,
+                );
             } else {
                 topk_priced(s, prov, None, 1.0, k, None, &mut scratch, &mut ideal);
             }
             idcg[t] = crate::metrics::dcg_in_order(ideal.iter().map(|&j| s[j as usize]), &weights);
             match &params.plus {
-                None if blocked_now.is_none() => {} // selected with the ideal list above
-                None => topk_priced(
-                    s,
-                    prov,
-                    Some(&mu),
-                    1.0,
-                    k,
-                    blocked_now,
-                    &mut scratch,
-                    &mut list,
-                ),
+                None => {} // selected with the ideal list above
                 Some(plus) => {
                     plus_price(&mut price, &mu, &out.exposure, inputs, plus, n_req);
                     selector.select(

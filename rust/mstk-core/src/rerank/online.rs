@@ -230,37 +230,32 @@ fn run_batched(
             let use_blocked = price_fn(&batch_exposure, len, &mut price, &mut blocked);
             let r = req.range(t);
             let (s, prov) = (&req.score[r.clone()], &req.provider[r]);
+            let blocked_now = use_blocked.then_some(&blocked[..]);
             match idcg.as_deref_mut() {
-                Some(idcg) if !use_blocked => {
+                Some(idcg) => {
                     topk_priced_and_ideal(
                         s,
                         prov,
                         &price,
                         1.0,
                         k,
+                        blocked_now,
                         &mut scratch,
                         &mut list,
                         &mut ideal,
                     );
                     idcg[t] = dcg_in_order(ideal.iter().map(|&j| s[j as usize]), &weights);
                 }
-                _ => {
-                    if let Some(idcg) = idcg.as_deref_mut() {
-                        topk_priced(s, prov, None, 1.0, k, None, &mut scratch, &mut ideal);
-                        idcg[t] = dcg_in_order(ideal.iter().map(|&j| s[j as usize]), &weights);
-                    }
-                    let blocked_now = use_blocked.then_some(&blocked[..]);
-                    topk_priced(
-                        s,
-                        prov,
-                        Some(&price),
-                        1.0,
-                        k,
-                        blocked_now,
-                        &mut scratch,
-                        &mut list,
-                    );
-                }
+                None => topk_priced(
+                    s,
+                    prov,
+                    Some(&price),
+                    1.0,
+                    k,
+                    blocked_now,
+                    &mut scratch,
+                    &mut list,
+                ),
             }
             for &j in &list {
                 batch_exposure[prov[j as usize] as usize] += 1.0;

@@ -56,6 +56,8 @@ fn insert_by_key(list: &mut Vec<Entry>, e: Entry) {
 pub struct TopKScratch {
     best: Vec<Entry>,
     filler: Vec<Entry>,
+    /// the plain top-K of `topk_priced_and_ideal`
+    ideal: Vec<Entry>,
 }
 
 /// Small k: keep a sorted buffer of the k best seen so far; most candidates are rejected
@@ -178,7 +180,7 @@ pub fn topk_priced(
     out.extend(best.iter().map(|e| e.pos));
 }
 
-/// `topk_priced(score, provider, Some(price), w, k, None, …)` into `priced` and the plain
+/// `topk_priced(score, provider, Some(price), w, k, blocked, …)` into `priced` and the plain
 /// top-K by score (`topk_priced(score, provider, None, 1.0, k, None, …)`, the ideal list
 /// behind the IDCG) into `ideal`, in one pass: the online methods need both for every
 /// request, and a second scan of the candidates cost nearly as much as the first. The
@@ -190,6 +192,7 @@ pub fn topk_priced_and_ideal(
     price: &[f64],
     w: f64,
     k: usize,
+    blocked: Option<&[bool]>,
     scratch: &mut TopKScratch,
     priced: &mut Vec<u32>,
     ideal: &mut Vec<u32>,
@@ -198,7 +201,7 @@ pub fn topk_priced_and_ideal(
     let k = k.min(n);
     if k > INSERTION_MAX_K {
         topk_priced(score, provider, None, 1.0, k, None, scratch, ideal);
-        topk_priced(score, provider, Some(price), w, k, None, scratch, priced);
+        topk_priced(score, provider, Some(price), w, k, blocked, scratch, priced);
         return;
     }
     priced.clear();
@@ -206,10 +209,16 @@ pub fn topk_priced_and_ideal(
     if k == 0 {
         return;
     }
-    let (best, top) = (&mut scratch.best, &mut scratch.filler);
+    let TopKScratch {
+        best,
+        filler,
+        ideal: top,
+    } = scratch;
     best.clear();
+    filler.clear();
     top.clear();
-    let (mut priced_min, mut ideal_min) = (f64::NEG_INFINITY, f64::NEG_INFINITY);
+    let (mut open_min, mut fill_min, mut ideal_min) =
+        (f64::NEG_INFINITY, f64::NEG_INFINITY, f64::NEG_INFINITY);
     // Each list keeps its k best so far by its key (ties: earlier position), and a later
     // candidate must beat its k-th key strictly, as in `topk_priced`'s hot path.
     let offer = |list: &mut Vec<Entry>, threshold: &mut f64, key: f64, j: usize| {
@@ -231,15 +240,29 @@ pub fn topk_priced_and_ideal(
             *threshold = list[k - 1].key;
         }
     };
-    for j in 0..n {
-        let s = score[j];
-        offer(top, &mut ideal_min, 1.0 * s, j);
-        offer(
-            best,
-            &mut priced_min,
-            w * s - price[provider[j] as usize],
-            j,
-        );
+    match blocked {
+        None => {
+            for j in 0..n {
+                let s = score[j];
+                offer(top, &mut ideal_min, 1.0 * s, j);
+                offer(best, &mut open_min, w * s - price[provider[j] as usize], j);
+            }
+        }
+        Some(b) => {
+            // blocked providers only fill, as in `topk_priced`
+            for j in 0..n {
+                let (s, p) = (score[j], provider[j] as usize);
+                offer(top, &mut ideal_min, 1.0 * s, j);
+                let key = w * s - price[p];
+                if b[p] {
+                    offer(filler, &mut fill_min, key, j);
+                } else {
+                    offer(best, &mut open_min, key, j);
+                }
+            }
+            let room = k - best.len();
+            best.extend(filler.iter().take(room).copied());
+        }
     }
     for (list, out) in [(best, priced), (top, ideal)] {
         list.sort_unstable_by(|a, b| {
@@ -379,12 +402,15 @@ mod tests {
             let price: Vec<f64> = (0..np).map(|_| next(5) as f64 / 8.0 - 0.25).collect();
             let w = [1.0, 0.5, 2.0][next(3) as usize];
             let k = 1 + next(40) as usize;
+            let blocked: Vec<bool> = (0..np).map(|_| next(3) == 0).collect();
+            let blocked = (next(2) == 0).then_some(&blocked[..]);
             topk_priced_and_ideal(
                 &score,
                 &provider,
                 &price,
                 w,
                 k,
+                blocked,
                 &mut scratch,
                 &mut a,
                 &mut b,
@@ -395,12 +421,12 @@ mod tests {
                 Some(&price),
                 w,
                 k,
-                None,
+                blocked,
                 &mut scratch,
                 &mut c,
             );
             topk_priced(&score, &provider, None, 1.0, k, None, &mut scratch, &mut d);
-            assert_eq!((&a, &b), (&c, &d), "n={n} k={k} w={w}");
+            assert_eq!((&a, &b), (&c, &d), "n={n} k={k} w={w} blocked={blocked:?}");
         }
     }
 
