@@ -170,14 +170,20 @@ pub fn topk_priced(
             best.truncate(k);
         }
     }
-    // Display order: by score, not by priced key.
-    best.sort_unstable_by(|a, b| {
+    write_in_display_order(best, score, out);
+}
+
+/// The chosen entries' positions into `out`, by score descending then position: lists are
+/// shown by score, not by the priced key they were chosen by.
+#[inline]
+fn write_in_display_order(list: &mut [Entry], score: &[f64], out: &mut Vec<u32>) {
+    list.sort_unstable_by(|a, b| {
         let (sa, sb) = (score[a.pos as usize], score[b.pos as usize]);
         sb.partial_cmp(&sa)
             .unwrap_or(Ordering::Equal)
             .then(a.pos.cmp(&b.pos))
     });
-    out.extend(best.iter().map(|e| e.pos));
+    out.extend(list.iter().map(|e| e.pos));
 }
 
 /// `topk_priced(score, provider, Some(price), w, k, blocked, …)` into `priced` and the plain
@@ -264,15 +270,8 @@ pub fn topk_priced_and_ideal(
             best.extend(filler.iter().take(room).copied());
         }
     }
-    for (list, out) in [(best, priced), (top, ideal)] {
-        list.sort_unstable_by(|a, b| {
-            let (sa, sb) = (score[a.pos as usize], score[b.pos as usize]);
-            sb.partial_cmp(&sa)
-                .unwrap_or(Ordering::Equal)
-                .then(a.pos.cmp(&b.pos))
-        });
-        out.extend(list.iter().map(|e| e.pos));
-    }
+    write_in_display_order(best, score, priced);
+    write_in_display_order(top, score, ideal);
 }
 
 #[cfg(test)]
