@@ -115,18 +115,12 @@ class TopKStream:
         missing_provider: str = "error",
         on_error: str = "raise",
         interval_length: float = 86400.0,
-        origin: float | None = None,
-        saw_time: bool = False,
     ) -> TopKStream: ...
     def process(
         self, data: bytes, first_line: int = 1, threads: int | None = None, span: tuple[int, int] | None = None
     ) -> tuple[bytes, int, int, list[tuple[int, str]]]: ...
     @property
     def exposure(self) -> dict[str, float]: ...
-    @property
-    def origin(self) -> float | None: ...
-    @property
-    def saw_time(self) -> bool: ...
 
 @final
 class RequestBatch:

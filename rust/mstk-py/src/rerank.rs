@@ -637,10 +637,9 @@ struct TopKStream {
 
 #[pymethods]
 impl TopKStream {
-    /// `interval_length` is in the unit of `ts`; `origin` and `saw_time` continue an
-    /// interval clock (the first `ts` seen, and whether any request had a time).
+    /// `interval_length` is in the unit of `ts`.
     #[new]
-    #[pyo3(signature = (k, normalize="minmax", keep_candidates=false, missing_provider="error", on_error="raise", interval_length=86400.0, origin=None, saw_time=false))]
+    #[pyo3(signature = (k, normalize="minmax", keep_candidates=false, missing_provider="error", on_error="raise", interval_length=86400.0))]
     #[allow(clippy::too_many_arguments)]
     fn new(
         k: usize,
@@ -649,8 +648,6 @@ impl TopKStream {
         missing_provider: &str,
         on_error: &str,
         interval_length: f64,
-        origin: Option<f64>,
-        saw_time: bool,
     ) -> PyResult<Self> {
         if k == 0 {
             return Err(ParameterError::new_err("k must be at least 1"));
@@ -662,8 +659,8 @@ impl TopKStream {
         }
         let clock = StreamClock {
             length: interval_length,
-            origin,
-            saw_time,
+            origin: None,
+            saw_time: false,
         };
         Ok(TopKStream {
             inner: CoreTopKStream::new(
@@ -725,17 +722,6 @@ impl TopKStream {
             out.set_item(name, shown)?;
         }
         Ok(out)
-    }
-
-    /// The interval clock's origin: the first `ts` that placed a request (None before).
-    #[getter]
-    fn origin(&self) -> Option<f64> {
-        self.inner.clock.origin
-    }
-
-    #[getter]
-    fn saw_time(&self) -> bool {
-        self.inner.clock.saw_time
     }
 }
 
