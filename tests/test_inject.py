@@ -151,6 +151,17 @@ def test_parity_with_options(real_words, registry) -> None:
         assert out == expected, options
 
 
+def test_word_unit_parity_with_record_options(real_words, registry) -> None:
+    # The word unit corrupts while it writes each line: position keys, no annotation and a
+    # blank line in between must still give the reference bytes.
+    data = Q20.read_bytes().replace(b"\n", b"\n\n", 3)
+    for options in ({"id_field": ""}, {"annotate": False}, {"words_per_query": 2}):
+        out, _ = run_kernel(data, ("keyboard", "visual", "spelling"), "0.5", "word", registry=registry, **options)
+        expected, _ = ref.inject_jsonl(data, ("keyboard", "visual", "spelling"), 500000, "word",
+                                       real_words=real_words, **options)
+        assert out == expected, options
+
+
 def test_nlpaug_spelling_list_parity(real_words, registry) -> None:
     path = ref.nlpaug_spelling_path() if importlib.util.find_spec("nlpaug") else None
     if path is None or not os.path.exists(path):

@@ -1,5 +1,6 @@
 //! Times the injector kernel on a JSONL file:
-//! `cargo run --release --example inject_kernel FILE.jsonl [threads]`.
+//! `cargo run --release --example inject_kernel FILE.jsonl [threads [types [unit]]]`
+//! (`types` as in the CLI, e.g. `keyboard,visual,spelling`; without it, every combination).
 //! Spelling uses the rules with an empty real-word list (the list's load time is separate).
 use std::sync::Arc;
 
@@ -26,6 +27,8 @@ fn main() {
         "visual" => ErrorModel::Visual(VisualModel::builtin()),
         _ => ErrorModel::Spelling(SpellingModel::from_rules(words.clone())),
     };
+    let only_types: Option<String> = args.next();
+    let only_unit: Option<String> = args.next();
     let n = data.iter().filter(|&&b| b == b'\n').count();
     for types in [
         vec!["keyboard"],
@@ -33,7 +36,13 @@ fn main() {
         vec!["spelling"],
         vec!["keyboard", "visual", "spelling"],
     ] {
+        if only_types.as_ref().is_some_and(|t| *t != types.join(",")) {
+            continue;
+        }
         for unit in [Unit::Query, Unit::Word] {
+            if only_unit.as_ref().is_some_and(|u| u != unit.name()) {
+                continue;
+            }
             let config = Config {
                 types: types.iter().map(|s| s.to_string()).collect(),
                 rate_ppm: 200_000,

@@ -307,8 +307,17 @@ fn inject_jsonl<'py>(
         .py()?;
     let summary = stats_dict(py, &out.summary.stats, &config.types)?;
     summary.set_item("keys", out.summary.keys)?;
-    summary.set_item("skipped", out.summary.skipped)?;
-    Ok((PyBytes::new(py, &out.bytes), summary))
+    summary.set_item("skipped", &out.summary.skipped)?;
+    // One copy from the writers' chunks straight into the bytes object.
+    let bytes = PyBytes::new_with(py, out.len(), |buf| {
+        let mut at = 0;
+        for chunk in &out.chunks {
+            buf[at..at + chunk.len()].copy_from_slice(chunk);
+            at += chunk.len();
+        }
+        Ok(())
+    })?;
+    Ok((bytes, summary))
 }
 
 type PyCorruption = (String, usize, Vec<(usize, usize, String, String)>);

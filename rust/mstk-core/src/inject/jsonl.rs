@@ -16,7 +16,9 @@ use super::escape::write_json_str;
 use super::models::ErrorModel;
 use super::rng::DOMAIN;
 use super::scan::{scan_words_into, ScanOpts};
-use super::select::{inject_texts, Config, Corruption, SelectStats};
+use super::select::{
+    corrupt_word_unit, inject_texts, Config, Corruption, Scratch, SelectStats, Unit, WordPlan,
+};
 use crate::error::{CoreError, CoreResult};
 
 /// Record-level options of the JSONL path.
@@ -54,8 +56,24 @@ pub struct Summary {
 
 #[derive(Debug)]
 pub struct JsonlOutput {
-    pub bytes: Vec<u8>,
+    /// The output, in order, as the parallel writers produced it: joining them is left to
+    /// the caller, which usually copies once anyway (into a Python `bytes` or a file).
+    pub chunks: Vec<Vec<u8>>,
     pub summary: Summary,
+}
+
+impl JsonlOutput {
+    pub fn len(&self) -> usize {
+        self.chunks.iter().map(Vec::len).sum()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.chunks.iter().all(Vec::is_empty)
+    }
+
+    pub fn into_bytes(self) -> Vec<u8> {
+        concat(self.chunks)
+    }
 }
 
 /// What parsing found in one record line (offsets are bytes into the line).
@@ -169,11 +187,13 @@ fn clean_message(e: serde_json::Error) -> String {
     }
 }
 
-fn parse_line<'a>(raw_line: &'a [u8], opts: &JsonlOptions) -> Line<'a> {
+/// Parses one line; `valid` is the line as `str` when the caller already checked the
+/// whole input's UTF-8 (one pass over the buffer is much cheaper than one per line).
+fn parse_line<'a>(raw_line: &'a [u8], valid: Option<&'a str>, opts: &JsonlOptions) -> Line<'a> {
     if raw_line.iter().all(|b| matches!(b, b' ' | b'\t' | b'\r')) {
         return Line::Blank;
     }
-    let line = match std::str::from_utf8(raw_line) {
+    let line = match valid.map_or_else(|| std::str::from_utf8(raw_line), Ok) {
         Ok(s) => s,
         Err(e) => return Line::Bad(format!("invalid UTF-8 at byte {}", e.valid_up_to())),
     };
@@ -254,46 +274,81 @@ pub fn rate_text(ppm: u32) -> String {
     format!("{whole}.{}", if frac.is_empty() { "0" } else { frac })
 }
 
-fn write_annotation(
+/// One edit as the annotation writes it: code-point span, source and target words.
+type EditRef<'a> = (usize, usize, &'a str, &'a str);
+
+/// The bytes every annotation of a type starts with, up to `"clean":`, built once per run:
+/// only the clean text and the edits differ between records.
+fn annotation_heads(config: &Config, opts: &JsonlOptions) -> Vec<Vec<u8>> {
+    (0..config.types.len())
+        .map(|t| {
+            let mut out = vec![b','];
+            write_json_str(&mut out, &opts.annotate_key);
+            out.extend_from_slice(b":{\"version\":");
+            write_json_str(&mut out, DOMAIN);
+            out.extend_from_slice(b",\"type\":");
+            write_json_str(&mut out, &config.types[t]);
+            out.extend_from_slice(b",\"seed\":");
+            out.extend_from_slice(itoa::Buffer::new().format(config.seed).as_bytes());
+            out.extend_from_slice(b",\"unit\":\"");
+            out.extend_from_slice(config.unit.name().as_bytes());
+            out.extend_from_slice(b"\",\"rate\":");
+            out.extend_from_slice(rate_text(config.rate_ppm).as_bytes());
+            out.extend_from_slice(b",\"field\":");
+            write_json_str(&mut out, &opts.field);
+            out.extend_from_slice(b",\"clean\":");
+            out
+        })
+        .collect()
+}
+
+/// Writes `,"<key>":{…}` after the head of `annotation_heads`.
+fn write_annotation<'a>(
     out: &mut Vec<u8>,
-    c: &Corruption,
+    head: &[u8],
+    edits: impl Iterator<Item = EditRef<'a>>,
     clean: &str,
-    config: &Config,
-    opts: &JsonlOptions,
 ) {
-    out.push(b',');
-    write_json_str(out, &opts.annotate_key);
-    out.extend_from_slice(b":{\"version\":");
-    write_json_str(out, DOMAIN);
-    out.extend_from_slice(b",\"type\":");
-    write_json_str(out, &config.types[c.type_index]);
-    out.extend_from_slice(b",\"seed\":");
-    out.extend_from_slice(itoa::Buffer::new().format(config.seed).as_bytes());
-    out.extend_from_slice(b",\"unit\":\"");
-    out.extend_from_slice(config.unit.name().as_bytes());
-    out.extend_from_slice(b"\",\"rate\":");
-    out.extend_from_slice(rate_text(config.rate_ppm).as_bytes());
-    out.extend_from_slice(b",\"field\":");
-    write_json_str(out, &opts.field);
-    out.extend_from_slice(b",\"clean\":");
+    out.extend_from_slice(head);
     write_json_str(out, clean);
     out.extend_from_slice(b",\"edits\":[");
     let mut num = itoa::Buffer::new();
-    for (i, e) in c.edits.iter().enumerate() {
+    for (i, (start, end, source, target)) in edits.enumerate() {
         if i > 0 {
             out.push(b',');
         }
         out.extend_from_slice(b"{\"start\":");
-        out.extend_from_slice(num.format(e.start).as_bytes());
+        out.extend_from_slice(num.format(start).as_bytes());
         out.extend_from_slice(b",\"end\":");
-        out.extend_from_slice(num.format(e.end).as_bytes());
+        out.extend_from_slice(num.format(end).as_bytes());
         out.extend_from_slice(b",\"from\":");
-        write_json_str(out, &e.source);
+        write_json_str(out, source);
         out.extend_from_slice(b",\"to\":");
-        write_json_str(out, &e.target);
+        write_json_str(out, target);
         out.push(b'}');
     }
     out.extend_from_slice(b"]}");
+}
+
+/// Writes a changed record: the line with its field token replaced by `text` and, with
+/// `--annotate`, the annotation written by `annotate` inserted before the closing brace.
+fn splice_record(
+    out: &mut Vec<u8>,
+    line: &[u8],
+    r: &Located,
+    text: &str,
+    opts: &JsonlOptions,
+    annotate: impl FnOnce(&mut Vec<u8>, &str),
+) {
+    out.extend_from_slice(&line[..r.field_start]);
+    write_json_str(out, text);
+    if opts.annotate {
+        out.extend_from_slice(&line[r.field_end..r.close]);
+        annotate(out, r.text.as_deref().unwrap_or(""));
+        out.extend_from_slice(&line[r.close..]);
+    } else {
+        out.extend_from_slice(&line[r.field_end..]);
+    }
 }
 
 /// Line spans `[start, end)` without their `\n`, plus whether a `\n` followed.
@@ -339,15 +394,20 @@ impl Replacement for PrebuiltReplacement {
 
 struct KernelReplacement<'a> {
     corruption: &'a Corruption,
-    config: &'a Config,
+    heads: &'a [Vec<u8>],
 }
 
 impl Replacement for KernelReplacement<'_> {
     fn text(&self) -> &str {
         &self.corruption.text
     }
-    fn write_annotation(&self, out: &mut Vec<u8>, clean: &str, opts: &JsonlOptions) {
-        write_annotation(out, self.corruption, clean, self.config, opts);
+    fn write_annotation(&self, out: &mut Vec<u8>, clean: &str, _opts: &JsonlOptions) {
+        let c = self.corruption;
+        let edits = c
+            .edits
+            .iter()
+            .map(|e| (e.start, e.end, e.source.as_str(), e.target.as_str()));
+        write_annotation(out, &self.heads[c.type_index], edits, clean);
     }
 }
 
@@ -369,9 +429,12 @@ pub struct ParsedJsonl<'a> {
 impl<'a> ParsedJsonl<'a> {
     pub fn parse(data: &'a [u8], opts: &JsonlOptions) -> CoreResult<Self> {
         let spans = split_lines(data);
+        // Lines end at '\n' bytes, which are character boundaries of valid UTF-8, so a
+        // valid input can be sliced into line strings without checking each again.
+        let whole = std::str::from_utf8(data).ok();
         let mut lines: Vec<Line> = spans
             .par_iter()
-            .map(|&(s, e)| parse_line(&data[s..e], opts))
+            .map(|&(s, e)| parse_line(&data[s..e], whole.map(|w| &w[s..e]), opts))
             .collect();
 
         // Keys: ids when every record has one, positions when none has (or --id-field '').
@@ -427,13 +490,13 @@ impl<'a> ParsedJsonl<'a> {
         let mut record_lines = Vec::new();
         let mut keys = Vec::new();
         let mut position = 0usize;
-        for (i, line) in lines.iter().enumerate() {
+        for (i, line) in lines.iter_mut().enumerate() {
             match line {
                 Line::Blank => continue,
                 Line::Record(r) => {
                     record_lines.push(i);
                     keys.push(if by_id {
-                        r.id.clone().expect("checked")
+                        r.id.take().expect("checked")
                     } else {
                         format!("n{position}")
                     });
@@ -484,48 +547,153 @@ impl<'a> ParsedJsonl<'a> {
                 self.record_lines.len()
             )));
         }
-        let mut by_line: Vec<Option<&R>> = vec![None; self.lines.len()];
-        for (&i, c) in self.record_lines.iter().zip(changed) {
-            by_line[i] = c.as_ref();
+        let parts = self.write_lines(
+            opts,
+            || (),
+            |_, record, line, r, out| match &changed[record] {
+                Some(c) => splice_record(out, line, r, c.text(), opts, |out, clean| {
+                    c.write_annotation(out, clean, opts)
+                }),
+                None => out.extend_from_slice(line),
+            },
+        );
+        Ok(concat(parts.into_iter().map(|(bytes, ())| bytes).collect()))
+    }
+
+    /// Writes every line in parallel chunks: blank lines as read, bad lines left out, and
+    /// each record through `write_record(state, record index, line, located, out)`, which
+    /// writes the record without its newline. Returns each chunk's bytes and worker state,
+    /// in order.
+    fn write_lines<S: Send, F>(
+        &self,
+        opts: &JsonlOptions,
+        init: impl Fn() -> S + Sync + Send,
+        write_record: F,
+    ) -> Vec<(Vec<u8>, S)>
+    where
+        F: Fn(&mut S, usize, &[u8], &Located, &mut Vec<u8>) + Sync,
+    {
+        let mut record_of_line = vec![usize::MAX; self.lines.len()];
+        for (record, &i) in self.record_lines.iter().enumerate() {
+            record_of_line[i] = record;
         }
         let data = self.data;
+        let lines: Vec<usize> = (0..self.lines.len()).collect();
         let chunk = (self.lines.len() / (rayon::current_num_threads() * 8)).max(256);
-        let parts: Vec<Vec<u8>> = (0..self.lines.len())
-            .collect::<Vec<_>>()
+        lines
             .par_chunks(chunk)
             .map(|idx| {
-                let mut out = Vec::with_capacity(idx.len() * 96);
+                // Room for the annotations up front: growing a buffer copies it, and the
+                // pages reserved but never written cost nothing.
+                let input: usize = idx
+                    .iter()
+                    .map(|&i| self.spans[i].1 - self.spans[i].0 + 1)
+                    .sum();
+                let per_line = if opts.annotate {
+                    3 * input / idx.len() + 256
+                } else {
+                    16
+                };
+                let mut out = Vec::with_capacity(input + per_line * idx.len());
+                let mut state = init();
                 for &i in idx {
                     let (s, e) = self.spans[i];
                     let line = &data[s..e];
-                    match (&self.lines[i], by_line[i]) {
-                        (Line::Bad(_), _) => continue,
-                        (Line::Record(r), Some(c)) => {
-                            out.extend_from_slice(&line[..r.field_start]);
-                            write_json_str(&mut out, c.text());
-                            if opts.annotate {
-                                out.extend_from_slice(&line[r.field_end..r.close]);
-                                c.write_annotation(&mut out, r.text.as_deref().unwrap_or(""), opts);
-                                out.extend_from_slice(&line[r.close..]);
-                            } else {
-                                out.extend_from_slice(&line[r.field_end..]);
-                            }
+                    match &self.lines[i] {
+                        Line::Bad(_) => continue,
+                        Line::Record(r) => {
+                            write_record(&mut state, record_of_line[i], line, r, &mut out)
                         }
-                        _ => out.extend_from_slice(line),
+                        Line::Blank => out.extend_from_slice(line),
                     }
                     if e < data.len() {
                         out.push(b'\n');
                     }
                 }
-                out
+                (out, state)
             })
-            .collect();
-        let mut bytes = Vec::with_capacity(parts.iter().map(Vec::len).sum());
-        for p in parts {
-            bytes.extend_from_slice(&p);
-        }
-        Ok(bytes)
+            .collect()
     }
+}
+
+fn concat(parts: Vec<Vec<u8>>) -> Vec<u8> {
+    let mut bytes = Vec::with_capacity(parts.iter().map(Vec::len).sum());
+    for p in parts {
+        bytes.extend_from_slice(&p);
+    }
+    bytes
+}
+
+/// Per-worker counts of the streamed word unit.
+#[derive(Default)]
+struct WordCounts {
+    by_type: Vec<usize>,
+    n_uncorruptible: usize,
+}
+
+/// The word unit in one pass per chunk: each record is decided, corrupted and written while
+/// its line is in cache, with no per-record result kept in between.
+fn inject_words_jsonl(
+    parsed: &ParsedJsonl,
+    config: &Config,
+    models: &[ErrorModel],
+    opts: &JsonlOptions,
+) -> (Vec<Vec<u8>>, SelectStats) {
+    let seed = config.seed.to_string();
+    let heads = annotation_heads(config, opts);
+    let parts = parsed.write_lines(
+        opts,
+        || {
+            (
+                Scratch::default(),
+                WordCounts {
+                    by_type: vec![0; models.len()],
+                    n_uncorruptible: 0,
+                },
+            )
+        },
+        |(scratch, counts), record, line, r, out| {
+            let key = &parsed.keys[record];
+            match corrupt_word_unit(r.text.as_deref(), key, config, models, &seed, scratch) {
+                WordPlan::Keep => out.extend_from_slice(line),
+                WordPlan::Uncorruptible => {
+                    counts.n_uncorruptible += 1;
+                    out.extend_from_slice(line);
+                }
+                WordPlan::Change { t, .. } => {
+                    counts.by_type[t] += 1;
+                    let scratch = &*scratch;
+                    splice_record(out, line, r, &scratch.text, opts, |out, clean| {
+                        let edits = scratch.edits.iter().map(|(span, target)| {
+                            (
+                                span.start_cp,
+                                span.end_cp,
+                                &clean[span.start_byte..span.end_byte],
+                                &scratch.targets[target.clone()],
+                            )
+                        });
+                        write_annotation(out, &heads[t], edits, clean);
+                    });
+                }
+            }
+        },
+    );
+    let mut stats = SelectStats {
+        n_records: parsed.record_lines.len(),
+        by_type: vec![0; models.len()],
+        ..Default::default()
+    };
+    let mut chunks = Vec::with_capacity(parts.len());
+    for (bytes, (_, counts)) in parts {
+        chunks.push(bytes);
+        stats.n_uncorruptible += counts.n_uncorruptible;
+        for (total, n) in stats.by_type.iter_mut().zip(counts.by_type) {
+            *total += n;
+        }
+    }
+    stats.n_changed = stats.by_type.iter().sum();
+    stats.k = stats.n_changed;
+    (chunks, stats)
 }
 
 /// Runs the injector over JSONL bytes; see the module docs for what is guaranteed.
@@ -537,18 +705,26 @@ pub fn inject_jsonl(
 ) -> CoreResult<JsonlOutput> {
     config.validate(models.len())?;
     let parsed = ParsedJsonl::parse(data, opts)?;
-    let texts = parsed.texts();
-    let (corruptions, stats) = inject_texts(&parsed.keys, &texts, config, models)?;
-    let changed: Vec<Option<KernelReplacement>> = corruptions
-        .iter()
-        .map(|c| {
-            c.as_ref()
-                .map(|corruption| KernelReplacement { corruption, config })
-        })
-        .collect();
-    let bytes = parsed.write(&changed, opts)?;
+    let (chunks, stats) = if config.unit == Unit::Word {
+        inject_words_jsonl(&parsed, config, models, opts)
+    } else {
+        let texts = parsed.texts();
+        let (corruptions, stats) = inject_texts(&parsed.keys, &texts, config, models)?;
+        let heads = annotation_heads(config, opts);
+        let changed: Vec<Option<KernelReplacement>> = corruptions
+            .iter()
+            .map(|c| {
+                c.as_ref().map(|corruption| KernelReplacement {
+                    corruption,
+                    heads: &heads,
+                })
+            })
+            .collect();
+        let bytes = parsed.write(&changed, opts)?;
+        (vec![bytes], stats)
+    };
     Ok(JsonlOutput {
-        bytes,
+        chunks,
         summary: Summary {
             stats,
             keys: if parsed.by_id { "id" } else { "position" },
@@ -564,7 +740,7 @@ pub fn distinct_words_jsonl(data: &[u8], opts: &JsonlOptions, scan: &ScanOpts) -
     let spans = split_lines(data);
     let texts: Vec<Option<String>> = spans
         .par_iter()
-        .map(|&(s, e)| match parse_line(&data[s..e], opts) {
+        .map(|&(s, e)| match parse_line(&data[s..e], None, opts) {
             Line::Record(r) => r.text.map(Cow::into_owned),
             _ => None,
         })
@@ -633,7 +809,7 @@ mod tests {
         // With 5 records at 0.2, k = 1: whichever record ranks first and is corruptible.
         let out = run(&data, &["keyboard"], 200_000).unwrap();
         assert_eq!(out.summary.stats.k, 1);
-        let text = String::from_utf8(out.bytes).unwrap();
+        let text = String::from_utf8(out.into_bytes()).unwrap();
         assert!(text.starts_with(
             "{\"id\":\"test_1\",\"question\":\"when was the diffel tower completed\",\"golden_answers\":[\"1889\"],\"qe\":{\"version\":\"mstk-qe/1\",\"type\":\"keyboard\",\"seed\":0,\"unit\":\"query\",\"rate\":0.2,\"field\":\"question\",\"clean\":\"when was the eiffel tower completed\",\"edits\":[{\"start\":13,\"end\":19,\"from\":\"eiffel\",\"to\":\"diffel\"}]}}\n"
         ), "{text}");
@@ -643,8 +819,8 @@ mod tests {
     fn passthrough_and_errors() {
         let data = "\r\n{\"id\":1,\"question\":\"\\ud800\",\"n\":2e400,\"x\":1,\"x\":2}\r\n{\"id\":2,\"question\":\"tower\"}";
         let out = run(data, &["keyboard"], 0).unwrap();
-        assert_eq!(out.bytes, data.as_bytes());
         assert_eq!(out.summary.keys, "id");
+        assert_eq!(out.into_bytes(), data.as_bytes());
         let err = run(
             "{\"id\":1,\"question\":\"a\"}\n{\"id\":1,\"question\":\"b\"}\n",
             &["keyboard"],

@@ -155,12 +155,29 @@ impl KeyboardModel {
         word.bytes().any(|b| !self.neighbours_of(b).is_empty())
     }
 
-    pub fn corrupt(&self, word: &str, rng: &mut Rng) -> String {
+    /// Appends the corrupted word to `out`.
+    pub fn corrupt_into(&self, word: &str, rng: &mut Rng, out: &mut String) {
         let bytes = word.as_bytes();
-        // Positions with at least one neighbour (all of them with the built-in table).
-        let mut positions: Vec<usize> = (0..bytes.len())
-            .filter(|&i| !self.neighbours_of(bytes[i]).is_empty())
-            .collect();
+        // Positions with at least one neighbour (all of them with the built-in table); on
+        // the stack for any word of ordinary length.
+        let mut stack = [0u32; 48];
+        let mut heap = Vec::new();
+        let positions: &mut [u32] = if bytes.len() <= stack.len() {
+            let mut n = 0;
+            for (i, &b) in bytes.iter().enumerate() {
+                if !self.neighbours_of(b).is_empty() {
+                    stack[n] = i as u32;
+                    n += 1;
+                }
+            }
+            &mut stack[..n]
+        } else {
+            heap.extend(
+                (0..bytes.len() as u32)
+                    .filter(|&i| !self.neighbours_of(bytes[i as usize]).is_empty()),
+            );
+            &mut heap
+        };
         let c = self.chars_per_word.for_len(positions.len());
         for i in 0..c {
             let j = i + rng.uniform((positions.len() - i) as u64) as usize;
@@ -168,20 +185,25 @@ impl KeyboardModel {
         }
         let chosen = &mut positions[..c];
         chosen.sort_unstable();
-        let mut out = String::with_capacity(word.len() + 4);
         let mut last = 0;
         for &p in chosen.iter() {
+            let p = p as usize;
             out.push_str(&word[last..p]);
             let list = self.neighbours_of(bytes[p]);
             let pick = &list[rng.uniform(list.len() as u64) as usize];
             if bytes[p].is_ascii_uppercase() {
-                out.push_str(&pick.to_uppercase());
+                out.extend(pick.chars().flat_map(char::to_uppercase));
             } else {
                 out.push_str(pick);
             }
             last = p + 1;
         }
         out.push_str(&word[last..]);
+    }
+
+    pub fn corrupt(&self, word: &str, rng: &mut Rng) -> String {
+        let mut out = String::with_capacity(word.len() + 4);
+        self.corrupt_into(word, rng, &mut out);
         out
     }
 }
@@ -252,7 +274,9 @@ impl VisualModel {
             .filter(move |&r| rest.starts_with(self.rules[r].0.as_bytes()))
     }
 
-    /// Every (position, rule index) match, by ascending position then rule order.
+    /// Every (position, rule index) match, by ascending position then rule order (the
+    /// spec's definition, kept as the reference `corrupt_into` is tested against).
+    #[cfg(test)]
     fn matches(&self, word: &str, out: &mut Vec<(usize, usize)>) {
         out.clear();
         let bytes = word.as_bytes();
@@ -266,15 +290,32 @@ impl VisualModel {
         (0..bytes.len()).any(|pos| self.rules_at(bytes, pos).next().is_some())
     }
 
+    /// Appends the corrupted word to `out`.
+    pub fn corrupt_into(&self, word: &str, rng: &mut Rng, out: &mut String) {
+        // Counting first and walking again to the drawn match keeps this allocation-free.
+        let bytes = word.as_bytes();
+        let count: usize = (0..bytes.len())
+            .map(|pos| self.rules_at(bytes, pos).count())
+            .sum();
+        let mut draw = rng.uniform(count as u64) as usize;
+        for pos in 0..bytes.len() {
+            for r in self.rules_at(bytes, pos) {
+                if draw == 0 {
+                    let (src, dst) = &self.rules[r];
+                    out.push_str(&word[..pos]);
+                    out.push_str(dst);
+                    out.push_str(&word[pos + src.len()..]);
+                    return;
+                }
+                draw -= 1;
+            }
+        }
+        unreachable!("corrupt_into is only called on eligible words");
+    }
+
     pub fn corrupt(&self, word: &str, rng: &mut Rng) -> String {
-        let mut found = Vec::new();
-        self.matches(word, &mut found);
-        let (pos, r) = found[rng.uniform(found.len() as u64) as usize];
-        let (src, dst) = &self.rules[r];
-        let mut out = String::with_capacity(word.len() + dst.len());
-        out.push_str(&word[..pos]);
-        out.push_str(dst);
-        out.push_str(&word[pos + src.len()..]);
+        let mut out = String::with_capacity(word.len() + 2);
+        self.corrupt_into(word, rng, &mut out);
         out
     }
 
@@ -311,6 +352,11 @@ impl TableModel {
         let list = &self.candidates[word];
         list[rng.uniform(list.len() as u64) as usize].clone()
     }
+
+    fn corrupt_into(&self, word: &str, rng: &mut Rng, out: &mut String) {
+        let list = &self.candidates[word];
+        out.push_str(&list[rng.uniform(list.len() as u64) as usize]);
+    }
 }
 
 /// One error type as the kernel runs it.
@@ -339,6 +385,16 @@ impl ErrorModel {
             ErrorModel::Visual(m) => m.corrupt(word, rng),
             ErrorModel::Spelling(m) => m.corrupt(word, rng),
             ErrorModel::Table(m) => m.corrupt(word, rng),
+        }
+    }
+
+    /// `corrupt`, appending to `out` (the hot path reuses one buffer per worker).
+    pub fn corrupt_into(&self, word: &str, rng: &mut Rng, out: &mut String) {
+        match self {
+            ErrorModel::Keyboard(m) => m.corrupt_into(word, rng, out),
+            ErrorModel::Visual(m) => m.corrupt_into(word, rng, out),
+            ErrorModel::Spelling(m) => m.corrupt_into(word, rng, out),
+            ErrorModel::Table(m) => m.corrupt_into(word, rng, out),
         }
     }
 }
@@ -387,6 +443,33 @@ mod tests {
         assert_eq!(CharsPerWord::new(0.5).unwrap().for_len(5), 3);
         assert_eq!(CharsPerWord::new(0.3).unwrap().for_len(10), 3);
         assert!(CharsPerWord::new(0.0).is_err() && CharsPerWord::new(1.5).is_err());
+    }
+
+    #[test]
+    fn visual_draws_the_spec_match() {
+        // corrupt_into walks to the drawn match without listing them: same choice as
+        // found[uniform(|found|)] over the listed matches.
+        let v = VisualModel::builtin();
+        for word in [
+            "language",
+            "modern",
+            "millimetre",
+            "Oslo",
+            "GODS",
+            "rnrn",
+            "vvv",
+        ] {
+            for seed in 0..50u64 {
+                let mut found = Vec::new();
+                v.matches(word, &mut found);
+                let mut rng = Rng::from_state([seed, 11, 12, 13]);
+                let (pos, r) = found[rng.uniform(found.len() as u64) as usize];
+                let (src, dst) = &v.rules[r];
+                let want = format!("{}{}{}", &word[..pos], dst, &word[pos + src.len()..]);
+                let mut rng = Rng::from_state([seed, 11, 12, 13]);
+                assert_eq!(v.corrupt(word, &mut rng), want, "{word} {seed}");
+            }
+        }
     }
 
     #[test]

@@ -12,6 +12,19 @@ pub const DOMAIN: &str = "mstk-qe/1";
 
 /// SHA-256 over the parts, each prefixed with its u32 big-endian byte length.
 pub fn digest(parts: &[&[u8]]) -> [u8; 32] {
+    // Stream messages are short (one SHA block): assembling them on the stack and hashing
+    // in one call skips the hasher's per-update buffering, which cost as much as the block.
+    let mut buf = [0u8; 192];
+    let total: usize = parts.iter().map(|p| 4 + p.len()).sum();
+    if total <= buf.len() {
+        let mut at = 0;
+        for part in parts {
+            buf[at..at + 4].copy_from_slice(&(part.len() as u32).to_be_bytes());
+            buf[at + 4..at + 4 + part.len()].copy_from_slice(part);
+            at += 4 + part.len();
+        }
+        return Sha256::digest(&buf[..at]).into();
+    }
     let mut hasher = Sha256::new();
     for part in parts {
         hasher.update((part.len() as u32).to_be_bytes());
@@ -91,6 +104,28 @@ mod tests {
         let mut edit =
             Rng::from_parts(&[b"mstk-qe/1", b"edit", b"0", b"itest_1", b"keyboard", b"13"]);
         assert_eq!(edit.next_u64(), 1147448478056350324);
+    }
+
+    #[test]
+    fn long_messages_hash_like_short_ones() {
+        // Past the stack buffer the incremental hasher takes over; both follow §4.1.
+        let long = vec![b'k'; 300];
+        let parts: [&[u8]; 3] = [b"mstk-qe/1", b"rank", &long];
+        let mut msg = Vec::new();
+        for p in parts {
+            msg.extend_from_slice(&(p.len() as u32).to_be_bytes());
+            msg.extend_from_slice(p);
+        }
+        let want: [u8; 32] = Sha256::digest(&msg).into();
+        assert_eq!(digest(&parts), want);
+        let short: [&[u8]; 2] = [b"mstk-qe/1", b"rank"];
+        let mut msg = Vec::new();
+        for p in short {
+            msg.extend_from_slice(&(p.len() as u32).to_be_bytes());
+            msg.extend_from_slice(p);
+        }
+        let want: [u8; 32] = Sha256::digest(&msg).into();
+        assert_eq!(digest(&short), want);
     }
 
     #[test]

@@ -74,33 +74,68 @@ const fn str_lt(a: &str, b: &str) -> bool {
     a.len() < b.len()
 }
 
-/// The stopwords packed as little-endian u64s (all are ASCII and at most 8 bytes), sorted:
-/// the check runs once per candidate word, and integer compares beat string compares.
-static STOPWORD_KEYS: std::sync::LazyLock<[u64; 104]> = std::sync::LazyLock::new(|| {
-    let mut keys = [0u64; 104];
-    for (k, w) in keys.iter_mut().zip(STOPWORDS.iter()) {
-        *k = pack(w.as_bytes()).expect("stopwords are at most 8 letters");
-    }
-    keys.sort_unstable();
-    keys
-});
+/// Slots of the stopword hash table (a power of two, about 2.5× the word count, so a miss
+/// usually ends at the first empty slot).
+const STOPWORD_SLOTS: usize = 256;
 
-fn pack(word: &[u8]) -> Option<u64> {
-    if word.len() > 8 {
-        return None;
+/// The stopwords packed as little-endian u64s (all are ASCII and at most 8 bytes) in an
+/// open-addressing table built at compile time: the check runs once per candidate word,
+/// and one multiply plus a probe or two beat a binary search's unpredictable branches.
+static STOPWORD_TABLE: [u64; STOPWORD_SLOTS] = {
+    let mut table = [0u64; STOPWORD_SLOTS];
+    let mut w = 0;
+    while w < STOPWORDS.len() {
+        let key = pack_const(STOPWORDS[w].as_bytes());
+        let mut slot = stopword_slot(key);
+        while table[slot] != 0 {
+            slot = (slot + 1) % STOPWORD_SLOTS;
+        }
+        table[slot] = key;
+        w += 1;
     }
-    let mut buf = [0u8; 8];
-    for (dst, src) in buf.iter_mut().zip(word) {
-        *dst = src.to_ascii_lowercase();
+    table
+};
+
+const fn pack_const(word: &[u8]) -> u64 {
+    assert!(word.len() <= 8, "stopwords are at most 8 letters");
+    let mut key = 0u64;
+    let mut i = 0;
+    while i < word.len() {
+        key |= (word[i].to_ascii_lowercase() as u64) << (8 * i);
+        i += 1;
     }
-    Some(u64::from_le_bytes(buf))
+    key
+}
+
+const fn stopword_slot(key: u64) -> usize {
+    (key.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 56) as usize % STOPWORD_SLOTS
 }
 
 /// Whether `word` (ASCII letters, any case) is a protected stopword.
 pub fn is_stopword(word: &str) -> bool {
-    match pack(word.as_bytes()) {
-        Some(key) => STOPWORD_KEYS.binary_search(&key).is_ok(),
-        None => false,
+    is_stopword_bytes(word.as_bytes())
+}
+
+fn is_stopword_bytes(bytes: &[u8]) -> bool {
+    if bytes.is_empty() || bytes.len() > 8 {
+        return false;
+    }
+    let mut buf = [0u8; 8];
+    buf[..bytes.len()].copy_from_slice(bytes);
+    // Setting bit 5 lowercases ASCII letters; a byte that is not a letter never becomes
+    // one this way, so only real case variants of a stopword can match.
+    let mask = u64::MAX >> (8 * (8 - bytes.len()));
+    let key = u64::from_le_bytes(buf) | (0x2020_2020_2020_2020 & mask);
+    let mut slot = stopword_slot(key);
+    loop {
+        let entry = STOPWORD_TABLE[slot];
+        if entry == 0 {
+            return false;
+        }
+        if entry == key {
+            return true;
+        }
+        slot = (slot + 1) % STOPWORD_SLOTS;
     }
 }
 
@@ -264,8 +299,7 @@ fn scan_ascii(bytes: &[u8], opts: &ScanOpts, protected: &[(usize, usize)], spans
         let ok = !(start > 0 && glues_byte(bytes[start - 1]))
             && !(i < n && glues_byte(bytes[i]))
             && i - start >= opts.min_word_len
-            && !(opts.protect_stopwords
-                && is_stopword(std::str::from_utf8(&bytes[start..i]).unwrap_or("")))
+            && !(opts.protect_stopwords && is_stopword_bytes(&bytes[start..i]))
             && !protected.iter().any(|&(s, e)| start < e && s < i);
         if ok {
             spans.push(Span {
@@ -337,6 +371,18 @@ mod tests {
             STOPWORDS.windows(2).all(|w| w[0] < w[1]),
             "stopwords sorted and unique"
         );
+        for w in STOPWORDS {
+            assert!(is_stopword(w) && is_stopword(&w.to_uppercase()), "{w}");
+        }
+        for w in [
+            "", "th", "thee", "tHe", "thesE", "againstt", "ag@inst", "@gainst", "tower",
+        ] {
+            assert_eq!(
+                is_stopword(w),
+                STOPWORDS.contains(&w.to_lowercase().as_str()),
+                "{w}"
+            );
+        }
     }
 
     #[test]

@@ -104,19 +104,32 @@ fn eligible_spans(text: &str, model: &ErrorModel, scan: &ScanOpts, buf: &mut Vec
     buf.retain(|s| model.eligible(&text[s.start_byte..s.end_byte]));
 }
 
-/// Corrupt(text, t, n) of §4.2: n eligible words picked by a partial Fisher–Yates on the
-/// record's pick stream, each rewritten with its own edit stream. `spans` are the
-/// eligible spans of `text` for this model, in text order (consumed as scratch).
-pub fn corrupt_with_spans(
+/// One worker's reusable buffers: the eligible spans of the record at hand, and its
+/// corrupted text and edits, so the hot path does not allocate per record.
+#[derive(Debug, Default)]
+pub struct Scratch {
+    spans: Vec<Span>,
+    /// The corrupted text.
+    pub text: String,
+    /// Each edit: the word's span in the clean text and its replacement's byte range in
+    /// `targets`, in position order.
+    pub edits: Vec<(Span, std::ops::Range<usize>)>,
+    pub targets: String,
+}
+
+/// Corrupt(text, t, n) of §4.2 into `scratch`: n of the eligible words in `scratch.spans`
+/// picked by a partial Fisher–Yates on the record's pick stream, each rewritten with its
+/// own edit stream.
+fn corrupt_into_scratch(
     text: &str,
     key: &str,
     type_name: &str,
-    type_index: usize,
     model: &ErrorModel,
     n: usize,
     seed: &str,
-    spans: &mut [Span],
-) -> Corruption {
+    scratch: &mut Scratch,
+) {
+    let spans = &mut scratch.spans;
     let n = n.min(spans.len());
     let mut pick = Rng::from_parts(&[
         DOMAIN.as_bytes(),
@@ -131,8 +144,9 @@ pub fn corrupt_with_spans(
     }
     let chosen = &mut spans[..n];
     chosen.sort_unstable_by_key(|s| s.start_byte);
-    let mut out = String::with_capacity(text.len() + 8 * n);
-    let mut edits = Vec::with_capacity(n);
+    scratch.text.clear();
+    scratch.edits.clear();
+    scratch.targets.clear();
     let mut last = 0;
     let mut offset = itoa::Buffer::new();
     for span in chosen.iter() {
@@ -146,22 +160,33 @@ pub fn corrupt_with_spans(
             type_name.as_bytes(),
             start.as_bytes(),
         ]);
-        let target = model.corrupt(word, &mut rng);
-        out.push_str(&text[last..span.start_byte]);
-        out.push_str(&target);
+        let from = scratch.targets.len();
+        model.corrupt_into(word, &mut rng, &mut scratch.targets);
+        let target = &scratch.targets[from..];
+        scratch.text.push_str(&text[last..span.start_byte]);
+        scratch.text.push_str(target);
         last = span.end_byte;
-        edits.push(Edit {
-            start: span.start_cp,
-            end: span.end_cp,
-            source: word.to_string(),
-            target,
-        });
+        scratch.edits.push((*span, from..scratch.targets.len()));
     }
-    out.push_str(&text[last..]);
-    Corruption {
-        text: out,
-        type_index,
-        edits,
+    scratch.text.push_str(&text[last..]);
+}
+
+impl Corruption {
+    fn from_scratch(clean: &str, type_index: usize, scratch: &Scratch) -> Self {
+        Corruption {
+            text: scratch.text.clone(),
+            type_index,
+            edits: scratch
+                .edits
+                .iter()
+                .map(|(span, target)| Edit {
+                    start: span.start_cp,
+                    end: span.end_cp,
+                    source: clean[span.start_byte..span.end_byte].to_string(),
+                    target: scratch.targets[target.clone()].to_string(),
+                })
+                .collect(),
+        }
     }
 }
 
@@ -175,15 +200,77 @@ pub fn corrupt_text(
     seed: u64,
     scan: &ScanOpts,
 ) -> Option<Corruption> {
-    let mut spans = Vec::new();
-    eligible_spans(text, model, scan, &mut spans);
-    if spans.is_empty() {
+    let mut scratch = Scratch::default();
+    eligible_spans(text, model, scan, &mut scratch.spans);
+    if scratch.spans.is_empty() {
         return None;
     }
     let seed = seed.to_string();
-    Some(corrupt_with_spans(
-        text, key, type_name, 0, model, n, &seed, &mut spans,
-    ))
+    corrupt_into_scratch(text, key, type_name, model, n, &seed, &mut scratch);
+    Some(Corruption::from_scratch(text, 0, &scratch))
+}
+
+/// What the word unit does with one record.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum WordPlan {
+    /// Rate 0: nothing changes and nothing is counted.
+    Keep,
+    /// No eligible word for the drawn type (or no decodable text).
+    Uncorruptible,
+    /// Type index `t` with `n` words to change (the eligible spans are in the scratch).
+    Change { t: usize, n: usize },
+}
+
+/// The word unit's per-record decision (§4.2): draw the type, find the eligible words,
+/// and change ⌈r·E⌉ of them (at least one).
+fn plan_word_unit(
+    text: Option<&str>,
+    key: &str,
+    config: &Config,
+    models: &[ErrorModel],
+    seed: &str,
+    scratch: &mut Scratch,
+) -> WordPlan {
+    let rate = config.rate_ppm as u64;
+    if rate == 0 {
+        return WordPlan::Keep;
+    }
+    let Some(text) = text else {
+        return WordPlan::Uncorruptible;
+    };
+    let n_types = models.len() as u64;
+    let t = if n_types > 1 {
+        let mut rng =
+            Rng::from_parts(&[DOMAIN.as_bytes(), b"type", seed.as_bytes(), key.as_bytes()]);
+        rng.uniform(n_types) as usize
+    } else {
+        0
+    };
+    eligible_spans(text, &models[t], &config.scan, &mut scratch.spans);
+    let e = scratch.spans.len() as u64;
+    if e == 0 {
+        return WordPlan::Uncorruptible;
+    }
+    let n = e.min((rate * e).div_ceil(1_000_000).max(1)) as usize;
+    WordPlan::Change { t, n }
+}
+
+/// The word unit on one record, into `scratch`: what happened, with the corrupted text in
+/// `scratch.text` and `scratch.edits` when it changed. The JSONL path calls this while it
+/// writes each line, so no per-record result is kept.
+pub fn corrupt_word_unit(
+    text: Option<&str>,
+    key: &str,
+    config: &Config,
+    models: &[ErrorModel],
+    seed: &str,
+    scratch: &mut Scratch,
+) -> WordPlan {
+    let plan = plan_word_unit(text, key, config, models, seed, scratch);
+    if let (WordPlan::Change { t, n }, Some(text)) = (plan, text) {
+        corrupt_into_scratch(text, key, &config.types[t], &models[t], n, seed, scratch);
+    }
+    plan
 }
 
 /// Selection over records. `texts[i] = None` marks a record that cannot change (an empty
@@ -283,20 +370,19 @@ fn select_queries(
 
     let done: Vec<(usize, Corruption)> = chosen
         .par_iter()
-        .map_init(Vec::new, |spans, &(i, t)| {
+        .map_init(Scratch::default, |scratch, &(i, t)| {
             let text = texts[i].expect("chosen records have text");
-            eligible_spans(text, &models[t], &config.scan, spans);
-            let c = corrupt_with_spans(
+            eligible_spans(text, &models[t], &config.scan, &mut scratch.spans);
+            corrupt_into_scratch(
                 text,
                 &keys[i],
                 &config.types[t],
-                t,
                 &models[t],
                 config.words_per_query,
                 &seed,
-                spans,
+                scratch,
             );
-            (i, c)
+            (i, Corruption::from_scratch(text, t, scratch))
         })
         .collect();
     for (i, c) in done {
@@ -315,45 +401,26 @@ fn select_words(
 ) -> (Vec<Option<Corruption>>, SelectStats) {
     let n_records = texts.len();
     let seed = config.seed.to_string();
-    let n_types = models.len() as u64;
-    let rate = config.rate_ppm as u64;
     let results: Vec<(Option<Corruption>, bool)> = texts
         .par_iter()
         .zip(keys.par_iter())
-        .map_init(Vec::new, |spans, (text, key)| {
-            if rate == 0 {
-                return (None, false);
-            }
-            let Some(text) = text else {
-                return (None, true);
-            };
-            let t = if n_types > 1 {
-                let mut rng =
-                    Rng::from_parts(&[DOMAIN.as_bytes(), b"type", seed.as_bytes(), key.as_bytes()]);
-                rng.uniform(n_types) as usize
-            } else {
-                0
-            };
-            eligible_spans(text, &models[t], &config.scan, spans);
-            let e = spans.len() as u64;
-            if e == 0 {
-                return (None, true);
-            }
-            let n = e.min((rate * e).div_ceil(1_000_000).max(1)) as usize;
-            (
-                Some(corrupt_with_spans(
-                    text,
-                    key,
-                    &config.types[t],
-                    t,
-                    &models[t],
-                    n,
-                    &seed,
-                    spans,
-                )),
-                false,
-            )
-        })
+        .map_init(
+            Scratch::default,
+            |scratch, (&text, key)| match corrupt_word_unit(
+                text, key, config, models, &seed, scratch,
+            ) {
+                WordPlan::Keep => (None, false),
+                WordPlan::Uncorruptible => (None, true),
+                WordPlan::Change { t, .. } => (
+                    Some(Corruption::from_scratch(
+                        text.expect("changed records have text"),
+                        t,
+                        scratch,
+                    )),
+                    false,
+                ),
+            },
+        )
         .collect();
     let mut stats = SelectStats {
         n_records,

@@ -35,7 +35,9 @@ impl WordList {
         list
     }
 
-    fn hash(&self, word: &str) -> u64 {
+    /// Hashes the bytes (not the `str`) so that rule candidates, which are built as bytes,
+    /// are looked up without a UTF-8 check each.
+    fn hash(&self, word: &[u8]) -> u64 {
         use std::hash::BuildHasher;
         self.hasher.hash_one(word)
     }
@@ -52,7 +54,7 @@ impl WordList {
             lowered = word.to_lowercase();
             lowered.as_str()
         };
-        let hash = self.hash(word);
+        let hash = self.hash(word.as_bytes());
         let (arena, table, hasher) = (&mut self.arena, &mut self.table, &self.hasher);
         let eq = |e: &(u32, u32)| &arena[e.0 as usize..(e.0 + e.1) as usize] == word;
         if table.find(hash, eq).is_some() {
@@ -63,7 +65,7 @@ impl WordList {
         let arena = &*arena;
         table.insert_unique(hash, entry, |e| {
             use std::hash::BuildHasher;
-            hasher.hash_one(&arena[e.0 as usize..(e.0 + e.1) as usize])
+            hasher.hash_one(&arena.as_bytes()[e.0 as usize..(e.0 + e.1) as usize])
         });
     }
 
@@ -176,8 +178,12 @@ impl WordList {
     }
 
     pub fn contains(&self, lower: &str) -> bool {
+        self.contains_bytes(lower.as_bytes())
+    }
+
+    fn contains_bytes(&self, lower: &[u8]) -> bool {
         self.table
-            .find(self.hash(lower), |e| self.get(e) == lower)
+            .find(self.hash(lower), |e| self.get(e).as_bytes() == lower)
             .is_some()
     }
 }
@@ -239,13 +245,21 @@ pub fn rule_candidates(w: &str) -> Vec<String> {
 pub fn for_each_rule_candidate(w: &str, mut emit: impl FnMut(&[u8]) -> bool) -> bool {
     let b = w.as_bytes();
     let n = b.len();
-    let mut buf: Vec<u8> = Vec::with_capacity(n + 2);
+    // Candidates are built on the stack for words of ordinary length.
+    let mut stack = [0u8; 72];
+    let mut heap: Vec<u8> = Vec::new();
     let mut replaced = |at: usize, len: usize, with: &[u8]| -> bool {
-        buf.clear();
-        buf.extend_from_slice(&b[..at]);
-        buf.extend_from_slice(with);
-        buf.extend_from_slice(&b[at + len..]);
-        emit(&buf)
+        let total = n - len + with.len();
+        let buf: &mut [u8] = if total <= stack.len() {
+            &mut stack[..total]
+        } else {
+            heap.resize(total, 0);
+            &mut heap[..]
+        };
+        buf[..at].copy_from_slice(&b[..at]);
+        buf[at..at + with.len()].copy_from_slice(with);
+        buf[at + with.len()..].copy_from_slice(&b[at + len..]);
+        emit(buf)
     };
     // R1: drop one letter of a doubled pair.
     for i in 0..n.saturating_sub(1) {
@@ -473,27 +487,106 @@ impl SpellingModel {
         let Some(_) = case_pattern(word) else {
             return false;
         };
-        let lower = word.to_ascii_lowercase();
-        match &self.source {
-            Source::Dict(map) => map.contains_key(lower.as_str()),
-            Source::Rules => for_each_rule_candidate(&lower, |c| {
-                c != lower.as_bytes()
-                    && !self
-                        .real_words
-                        .contains(std::str::from_utf8(c).unwrap_or(""))
+        with_lowercase(word, |lower| match &self.source {
+            Source::Dict(map) => map.contains_key(lower),
+            Source::Rules => for_each_rule_candidate(lower, |c| {
+                c != lower.as_bytes() && !self.real_words.contains_bytes(c)
             }),
-        }
+        })
     }
 
     pub fn corrupt(&self, word: &str, rng: &mut Rng) -> String {
-        let list = self.candidates(word);
-        list[rng.uniform(list.len() as u64) as usize].clone()
+        let mut out = String::with_capacity(word.len() + 2);
+        self.corrupt_into(word, rng, &mut out);
+        out
+    }
+
+    /// Appends the corrupted word to `out`: the same draw as `candidates(word)[uniform(n)]`,
+    /// with the rule candidates kept in one flat buffer instead of a `String` each.
+    pub fn corrupt_into(&self, word: &str, rng: &mut Rng, out: &mut String) {
+        let pattern = case_pattern(word).expect("corrupt_into is only called on eligible words");
+        let chosen = with_lowercase(word, |lower| match &self.source {
+            Source::Dict(map) => {
+                let list = &map[lower];
+                list[rng.uniform(list.len() as u64) as usize].clone()
+            }
+            Source::Rules => {
+                let mut flat: Vec<u8> = Vec::with_capacity(16 * (lower.len() + 2));
+                let mut ends: Vec<usize> = Vec::with_capacity(16);
+                for_each_rule_candidate(lower, |c| {
+                    let mut start = 0;
+                    let seen = ends.iter().any(|&end| {
+                        let same = end - start == c.len() && &flat[start..end] == c;
+                        start = end;
+                        same
+                    });
+                    if c != lower.as_bytes() && !seen && !self.real_words.contains_bytes(c) {
+                        flat.extend_from_slice(c);
+                        ends.push(flat.len());
+                    }
+                    false
+                });
+                let i = rng.uniform(ends.len() as u64) as usize;
+                let start = if i == 0 { 0 } else { ends[i - 1] };
+                String::from_utf8(flat[start..ends[i]].to_vec()).expect("ASCII")
+            }
+        });
+        out.push_str(&apply_case(&chosen, pattern));
+    }
+}
+
+/// Calls `f` with the ASCII-lowercased word, on the stack for words of ordinary length.
+fn with_lowercase<R>(word: &str, f: impl FnOnce(&str) -> R) -> R {
+    let mut stack = [0u8; 64];
+    if word.len() <= stack.len() {
+        let buf = &mut stack[..word.len()];
+        buf.copy_from_slice(word.as_bytes());
+        buf.make_ascii_lowercase();
+        f(std::str::from_utf8(buf).expect("lowercasing ASCII letters keeps UTF-8"))
+    } else {
+        f(&word.to_ascii_lowercase())
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn corrupt_draws_from_the_candidate_list() {
+        // corrupt_into keeps candidates in a flat buffer; the draw must be the one the
+        // spec defines over `candidates(word)`.
+        let rules = rules_with(&["necessary", "prize", "price", "pride", "recieve"]);
+        let (dict, _) = SpellingModel::from_dict(
+            "receive recieve receeve\nnecessary neccessary necesary",
+            Arc::new(WordList::from_words(&["necessary"])),
+        );
+        for model in [&rules, &dict] {
+            for word in [
+                "necessary",
+                "Necessary",
+                "RECEIVE",
+                "receive",
+                "balloon",
+                "committee",
+            ] {
+                let list = model.candidates(word);
+                if list.is_empty() {
+                    continue;
+                }
+                for seed in 0..40u64 {
+                    let mut rng = Rng::from_state([seed, 3, 5, 7]);
+                    let want = &list[rng.uniform(list.len() as u64) as usize];
+                    let mut rng = Rng::from_state([seed, 3, 5, 7]);
+                    assert_eq!(&model.corrupt(word, &mut rng), want, "{word} {seed}");
+                }
+            }
+        }
+        let long = "a".repeat(70) + "bb";
+        assert!(rules.eligible(&long));
+        let mut rng = Rng::from_state([1, 2, 3, 4]);
+        assert_eq!(rules.corrupt(&long, &mut rng).len(), 71);
+    }
 
     fn rules_with(real: &[&str]) -> SpellingModel {
         SpellingModel::from_rules(Arc::new(WordList::from_words(real)))
