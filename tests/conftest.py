@@ -11,6 +11,7 @@ import os
 import shutil
 import subprocess
 import sys
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -21,6 +22,10 @@ pytest_plugins = ["mstk.testing"]
 REPO_ROOT = Path(__file__).resolve().parent.parent
 PYTHON_SOURCE = REPO_ROOT / "python"
 TESTS_DIR = Path(__file__).resolve().parent
+# The installed-state cache (mstk.installed) goes to a folder of this test session, not the
+# user's ~/.cache; subprocesses inherit it.
+os.environ.setdefault("MSTK_CACHE_DIR", tempfile.mkdtemp(prefix="mstk-test-cache-"))
+
 PLUGIN_DISTRIBUTIONS = ("example_plugin", "broken_plugin", "misspelled_plugin", "homoglyph_plugin")
 
 
@@ -37,7 +42,8 @@ class PluginVenv:
     def environment(self, **overrides: str) -> dict[str, str]:
         # mstk itself cannot be pip-installed without building Rust, so it comes from the
         # source tree; the plugins come from the venv's site-packages.
-        env = {key: value for key, value in os.environ.items() if not key.startswith("MSTK_")}
+        env = {key: value for key, value in os.environ.items()
+               if not key.startswith("MSTK_") or key == "MSTK_CACHE_DIR"}
         env["PYTHONPATH"] = str(PYTHON_SOURCE)
         env.update(overrides)
         return env

@@ -17,6 +17,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from mstk.errors import ParameterError
 from mstk.inject import Injector, Rng, parse_rate
 from mstk.plugins import error_models, get_plugin_manager
 from mstk.testing import fresh_plugin_manager, run_cli
@@ -229,6 +230,24 @@ PINNED = {
 def test_output_is_pinned(type_name: str, registry) -> None:
     out, _ = run_kernel(Q20.read_bytes(), (type_name,), "0.4", registry=registry)
     assert hashlib.sha256(out).hexdigest() == PINNED[type_name]
+
+
+@given(st.one_of(
+    st.decimals(min_value=-2, max_value=2, allow_nan=False, places=8).map(str),
+    st.from_regex(r"\A[+-]?[0-9]{0,3}(\.[0-9]{0,8})?([eE][+-]?[0-9])?\Z"),
+    st.floats(0, 1).map(str),
+    st.sampled_from(["", ".", "+", "abc", " 0.2 ", "1.0000000", "00.4", "0.0000005", "1e-1", "nan", "Infinity"]),
+))
+def test_plain_decimal_rates_parse_as_decimal_does(text: str) -> None:
+    from mstk.inject.injector import _parse_rate_decimal
+
+    def outcome(parse):
+        try:
+            return parse(text)
+        except ParameterError as exc:
+            return str(exc)
+
+    assert outcome(parse_rate) == outcome(_parse_rate_decimal)
 
 
 @pytest.mark.parametrize("n", [0, 1, 2, 3, 7, 10, 100, 3610])

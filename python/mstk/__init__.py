@@ -5,7 +5,6 @@ export; ``mstk._core`` is private (the compiled Rust kernels).
 """
 
 import os as _os
-from importlib.metadata import PackageNotFoundError, version as _version
 
 # The compiled core allocates through mimalloc, which reads its options from the
 # environment when the extension loads (after this line). By default it commits each
@@ -15,9 +14,18 @@ _os.environ.setdefault("MIMALLOC_ARENA_EAGER_COMMIT", "0")
 
 from mstk.hookspecs import hookimpl
 
-try:
-    __version__ = _version("mstk")
-except PackageNotFoundError:  # running from a source tree without an install
-    __version__ = "0.0.0+unknown"
+
+
+def __getattr__(name: str) -> str:
+    # The version is looked up on first use, through the installed-state cache, so that
+    # importing mstk does not import importlib.metadata (see mstk.installed).
+    if name == "__version__":
+        from mstk.installed import snapshot
+
+        version = snapshot().mstk_version
+        globals()["__version__"] = version
+        return version
+    raise AttributeError(f"module 'mstk' has no attribute {name!r}")
+
 
 __all__ = ["__version__", "hookimpl"]

@@ -18,7 +18,6 @@ from __future__ import annotations
 import difflib
 import functools
 import importlib
-import importlib.metadata
 import os
 import sys
 import traceback
@@ -29,11 +28,11 @@ import pluggy
 
 from mstk import hookspecs
 from mstk.errors import PluginError
+from mstk.installed import EntryPoint, snapshot
 
 if TYPE_CHECKING:
     import click
 
-ENTRY_POINT_GROUP = "mstk"
 LOAD_PLUGINS_ENV = "MSTK_LOAD_PLUGINS"
 DISABLE_PLUGINS_ENV = "MSTK_DISABLE_PLUGINS"
 DEBUG_ENV = "MSTK_DEBUG"
@@ -112,12 +111,12 @@ def _register_builtin(pm: MstkPluginManager, module_name: str) -> None:
     pm.records.append(PluginRecord(name=module_name, builtin=True, package="mstk", version=__version__))
 
 
-def _selected_entry_points() -> list[importlib.metadata.EntryPoint]:
+def _selected_entry_points() -> list[EntryPoint]:
     allowed = _names_from_env(LOAD_PLUGINS_ENV)
     blocked = _names_from_env(DISABLE_PLUGINS_ENV) or set()
     selected = [
         entry_point
-        for entry_point in importlib.metadata.entry_points(group=ENTRY_POINT_GROUP)
+        for entry_point in snapshot().entry_points
         if (allowed is None or entry_point.name in allowed) and entry_point.name not in blocked
     ]
     # importlib.metadata yields distributions in file-system order; sort so registration
@@ -133,12 +132,12 @@ def _names_from_env(variable: str) -> set[str] | None:
     return {name.strip() for name in value.split(",") if name.strip()}
 
 
-def _distribution_name(entry_point: importlib.metadata.EntryPoint) -> str | None:
+def _distribution_name(entry_point: EntryPoint) -> str | None:
     dist = getattr(entry_point, "dist", None)
     return dist.name if dist is not None else None
 
 
-def _load_entry_point(pm: MstkPluginManager, entry_point: importlib.metadata.EntryPoint) -> None:
+def _load_entry_point(pm: MstkPluginManager, entry_point: EntryPoint) -> None:
     dist = getattr(entry_point, "dist", None)
     record = PluginRecord(
         name=entry_point.name,

@@ -8,11 +8,7 @@ Each loaded resource reports its name, version and sha256 for the run summary.
 
 from __future__ import annotations
 
-import gzip
-import hashlib
-import importlib.metadata
 import importlib.util
-import json
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -37,6 +33,8 @@ class Resource:
     version: str | None
 
     def sha256(self) -> str:
+        import hashlib
+
         return hashlib.sha256(self.path.read_bytes()).hexdigest()
 
     def describe(self) -> dict[str, str | None]:
@@ -51,9 +49,11 @@ def package_file(distribution: str, module: str, relative: str) -> Resource | No
     path = Path(next(iter(spec.submodule_search_locations))) / relative
     if not path.is_file():
         return None
+    from importlib import metadata  # here, not at import: keyboard and visual runs never need it
+
     try:
-        version: str | None = importlib.metadata.version(distribution)
-    except importlib.metadata.PackageNotFoundError:
+        version: str | None = metadata.version(distribution)
+    except metadata.PackageNotFoundError:
         version = None
     return Resource(distribution, path, version)
 
@@ -92,6 +92,8 @@ def load_wordlist(resource: Resource):
 
     data = resource.path.read_bytes()
     if resource.path.suffix == ".gz":
+        import gzip
+
         data = gzip.decompress(data)
     if data.lstrip()[:1] == b"{":
         return _core.WordList.from_json_keys(data)
@@ -134,6 +136,8 @@ def load_table(choice: str, what: str) -> list[tuple[str, list[str]]] | None:
     """A JSON ``{"src": ["dst", …]}`` table (None for ``builtin``)."""
     if choice == "builtin":
         return None
+    import json
+
     resource = user_file(choice, what)
     try:
         raw = json.loads(resource.path.read_text(encoding="utf-8"))
@@ -148,6 +152,8 @@ def load_table(choice: str, what: str) -> list[tuple[str, list[str]]] | None:
 
 def nlpaug_visual_rules() -> tuple[list[tuple[str, str]], Resource]:
     """nlpaug's OCR map plus every reverse pair, as nlpaug applies it."""
+    import json
+
     found = package_file(*NLPAUG_OCR)
     if found is None:
         raise ParameterError("--visual-table nlpaug needs the nlpaug package: pip install --no-deps nlpaug==1.1.11")
