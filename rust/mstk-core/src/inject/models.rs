@@ -268,10 +268,16 @@ impl VisualModel {
         } else {
             &[]
         };
-        candidates
-            .iter()
-            .map(|&r| r as usize)
-            .filter(move |&r| rest.starts_with(self.rules[r].0.as_bytes()))
+        // `by_first` already matched the first byte; rules are one or two letters long
+        // (user tables may be longer), so compare the rest byte by byte, not via memcmp.
+        candidates.iter().map(|&r| r as usize).filter(move |&r| {
+            let src = self.rules[r].0.as_bytes();
+            match src.len() {
+                1 => true,
+                2 => rest.get(1) == Some(&src[1]),
+                _ => rest.starts_with(src),
+            }
+        })
     }
 
     /// Every (position, rule index) match, by ascending position then rule order (the
