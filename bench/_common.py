@@ -12,6 +12,7 @@ import time
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
+REPO = Path(__file__).resolve().parent.parent
 RESULTS = Path(__file__).parent / "results"
 WORK = Path(__file__).parent / "work"
 
@@ -106,3 +107,24 @@ def mstk_command() -> str:
 
     script = Path(sys.executable).parent / "mstk"
     return str(script) if script.exists() else (shutil.which("mstk") or "mstk")
+
+
+def compile_bytecode() -> list[str]:
+    """Byte-compile mstk and its built-in plugins, as `pip install` leaves an installed package.
+
+    An editable install in an environment with PYTHONDONTWRITEBYTECODE=1 (this sandbox) has
+    no current .pyc files, so every timed run would recompile each mstk module it imports
+    (~20-30 ms) while nlpaug, installed from a wheel, starts from bytecode. Returns the
+    compiled package folders (relative to the repository where they lie inside it)."""
+    import compileall
+    import importlib.util
+
+    done = []
+    for name in ("mstk", "mstk_qerag", "mstk_bankfair"):
+        spec = importlib.util.find_spec(name)
+        if spec is None or not spec.submodule_search_locations:
+            continue
+        folder = Path(next(iter(spec.submodule_search_locations)))
+        compileall.compile_dir(str(folder), quiet=1)
+        done.append(str(folder.relative_to(REPO)) if folder.is_relative_to(REPO) else str(folder))
+    return done

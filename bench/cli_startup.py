@@ -12,13 +12,14 @@ from __future__ import annotations
 import argparse
 import statistics
 
-from _common import environment, mstk_command, python, timed_run, write_results
+from _common import compile_bytecode, environment, mstk_command, python, timed_run, write_results
 
 
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--repeat", type=int, default=20)
     args = ap.parse_args()
+    bytecode = compile_bytecode()  # as pip install leaves an installed package
     commands = {
         "mstk --help": [mstk_command(), "--help"],
         "mstk rerank --help": [mstk_command(), "rerank", "--help"],
@@ -35,7 +36,8 @@ def main() -> None:
             "peak_rss_mib": max(s["peak_rss_mib"] for s in samples),
         }
     floor = runs["python -c pass"]["median_s"]
-    payload = {"environment": environment(["mstk", "click", "pluggy"]), "repeat": args.repeat, "runs": runs}
+    payload = {"environment": environment(["mstk", "click", "pluggy"]), "repeat": args.repeat, "runs": runs,
+               "bytecode_compiled_before_timing": bytecode}
     rows = [[n, f"{r['median_s']:.3f}", f"{r['min_s']:.3f}", f"{r['peak_rss_mib']:.0f}", f"{r['median_s'] / floor:.2f}×"] for n, r in runs.items()]
     write_results("cli_startup", payload, rows, ["command", "median s", "min s", "peak RSS MiB", "vs bare python"])
 

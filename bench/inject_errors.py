@@ -51,7 +51,7 @@ from pathlib import Path
 
 import orjson
 
-from _common import RESULTS, WORK, environment, mstk_command, python, timed_run
+from _common import RESULTS, WORK, compile_bytecode, environment, mstk_command, python, timed_run
 
 BENCH = Path(__file__).parent
 ROOT = BENCH.parent
@@ -453,27 +453,6 @@ def table(header: list[str], rows: list[list[str]]) -> list[str]:
 
 def pct(x: float) -> str:
     return f"{100 * x:.1f}%"
-
-
-def compile_bytecode() -> list[str]:
-    """Byte-compile mstk and its built-in plugins, as `pip install` leaves an installed package.
-
-    An editable install in an environment with PYTHONDONTWRITEBYTECODE=1 (this sandbox) has
-    no current .pyc files, so every timed run would recompile each mstk module it imports
-    (~20-30 ms) while nlpaug, installed from a wheel, starts from bytecode. Returns the
-    compiled package folders (relative to the repository where they lie inside it)."""
-    import compileall
-    import importlib.util
-
-    done = []
-    for name in ("mstk", "mstk_qerag", "mstk_bankfair"):
-        spec = importlib.util.find_spec(name)
-        if spec is None or not spec.submodule_search_locations:
-            continue
-        folder = Path(next(iter(spec.submodule_search_locations)))
-        compileall.compile_dir(str(folder), quiet=1)
-        done.append(str(folder.relative_to(ROOT)) if folder.is_relative_to(ROOT) else str(folder))
-    return done
 
 
 def markdown(p: dict) -> str:
