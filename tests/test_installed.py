@@ -85,6 +85,14 @@ def test_a_damaged_cache_is_ignored_and_rewritten(cache_dir: Path) -> None:
         assert path.read_bytes() != damage
 
 
+def test_an_unencodable_search_path_only_skips_the_cache(cache_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # A folder name that is not UTF-8 reaches sys.path as a lone surrogate, which JSON
+    # cannot hold: the command must still run, just without writing the cache.
+    monkeypatch.setattr(sys, "path", [*sys.path, "/nonexistent/\udcff"])
+    assert snapshot_entry_points(installed.snapshot()) == metadata_entry_points()
+    assert not list(cache_dir.glob("installed-*.json"))
+
+
 def test_an_empty_cache_dir_disables_the_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("MSTK_CACHE_DIR", "")
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))

@@ -141,7 +141,7 @@ def _write(path: str, fingerprint: list[Any], snap: Snapshot, declaring_files: l
         with open(tmp, "wb") as f:
             f.write(orjson.dumps(data))
         os.replace(tmp, path)  # atomic: a concurrent reader sees the old file or the new one
-    except OSError:
+    except (OSError, TypeError, ValueError):  # TypeError: orjson refuses a path with a lone surrogate
         try:
             os.unlink(tmp)
         except OSError:
