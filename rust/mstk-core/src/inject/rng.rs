@@ -126,44 +126,29 @@ mod tests {
         assert_eq!(edit.next_u64(), 1147448478056350324);
     }
 
-    #[test]
-    fn one_block_digest_equals_the_hasher() {
-        // Every message length from empty to two blocks, across the one-block cut-off.
-        let bytes: Vec<u8> = (0..200u32).map(|i| (i * 37 % 251) as u8).collect();
-        for len in 0..=120 {
-            for split in [0, len / 3, len] {
-                let parts: [&[u8]; 2] = [&bytes[..split], &bytes[split..len]];
-                let mut msg = Vec::new();
-                for p in parts {
-                    msg.extend_from_slice(&(p.len() as u32).to_be_bytes());
-                    msg.extend_from_slice(p);
-                }
-                let want: [u8; 32] = Sha256::digest(&msg).into();
-                assert_eq!(digest(&parts), want, "{len} {split}");
-            }
-        }
-    }
-
-    #[test]
-    fn long_messages_hash_like_short_ones() {
-        // Past the stack buffer the incremental hasher takes over; both follow §4.1.
-        let long = vec![b'k'; 300];
-        let parts: [&[u8]; 3] = [b"mstk-qe/1", b"rank", &long];
+    /// §4.1's message built in full and hashed by the incremental hasher.
+    fn reference_digest(parts: &[&[u8]]) -> [u8; 32] {
         let mut msg = Vec::new();
         for p in parts {
             msg.extend_from_slice(&(p.len() as u32).to_be_bytes());
             msg.extend_from_slice(p);
         }
-        let want: [u8; 32] = Sha256::digest(&msg).into();
-        assert_eq!(digest(&parts), want);
-        let short: [&[u8]; 2] = [b"mstk-qe/1", b"rank"];
-        let mut msg = Vec::new();
-        for p in short {
-            msg.extend_from_slice(&(p.len() as u32).to_be_bytes());
-            msg.extend_from_slice(p);
+        Sha256::digest(&msg).into()
+    }
+
+    #[test]
+    fn one_block_digest_equals_the_hasher() {
+        // Every message length from empty to two blocks, across the one-block cut-off,
+        // and a long one.
+        let bytes: Vec<u8> = (0..300u32).map(|i| (i * 37 % 251) as u8).collect();
+        for len in (0..=120).chain([300]) {
+            for split in [0, len / 3, len] {
+                let parts: [&[u8]; 2] = [&bytes[..split], &bytes[split..len]];
+                assert_eq!(digest(&parts), reference_digest(&parts), "{len} {split}");
+            }
         }
-        let want: [u8; 32] = Sha256::digest(&msg).into();
-        assert_eq!(digest(&short), want);
+        let none: [&[u8]; 0] = [];
+        assert_eq!(digest(&none), reference_digest(&none));
     }
 
     #[test]
