@@ -354,11 +354,6 @@ impl TableModel {
         self.candidates.contains_key(word)
     }
 
-    pub fn corrupt(&self, word: &str, rng: &mut Rng) -> String {
-        let list = &self.candidates[word];
-        list[rng.uniform(list.len() as u64) as usize].clone()
-    }
-
     fn corrupt_into(&self, word: &str, rng: &mut Rng, out: &mut String) {
         let list = &self.candidates[word];
         out.push_str(&list[rng.uniform(list.len() as u64) as usize]);
@@ -386,12 +381,9 @@ impl ErrorModel {
 
     /// Corrupts an eligible word; the result always differs from `word`.
     pub fn corrupt(&self, word: &str, rng: &mut Rng) -> String {
-        match self {
-            ErrorModel::Keyboard(m) => m.corrupt(word, rng),
-            ErrorModel::Visual(m) => m.corrupt(word, rng),
-            ErrorModel::Spelling(m) => m.corrupt(word, rng),
-            ErrorModel::Table(m) => m.corrupt(word, rng),
-        }
+        let mut out = String::with_capacity(word.len() + 4);
+        self.corrupt_into(word, rng, &mut out);
+        out
     }
 
     /// `corrupt`, appending to `out` (the hot path reuses one buffer per worker).

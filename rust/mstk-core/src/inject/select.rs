@@ -221,9 +221,11 @@ pub enum WordPlan {
     Change { t: usize, n: usize },
 }
 
-/// The word unit's per-record decision (§4.2): draw the type, find the eligible words,
-/// and change ⌈r·E⌉ of them (at least one).
-fn plan_word_unit(
+/// The word unit on one record (§4.2), into `scratch`: draw the type, find the eligible
+/// words and change ⌈r·E⌉ of them (at least one). When it changes, the corrupted text and
+/// edits are in `scratch.text` and `scratch.edits`. The JSONL path calls this while it
+/// writes each line, so no per-record result is kept.
+pub fn corrupt_word_unit(
     text: Option<&str>,
     key: &str,
     config: &Config,
@@ -252,25 +254,8 @@ fn plan_word_unit(
         return WordPlan::Uncorruptible;
     }
     let n = e.min((rate * e).div_ceil(1_000_000).max(1)) as usize;
+    corrupt_into_scratch(text, key, &config.types[t], &models[t], n, seed, scratch);
     WordPlan::Change { t, n }
-}
-
-/// The word unit on one record, into `scratch`: what happened, with the corrupted text in
-/// `scratch.text` and `scratch.edits` when it changed. The JSONL path calls this while it
-/// writes each line, so no per-record result is kept.
-pub fn corrupt_word_unit(
-    text: Option<&str>,
-    key: &str,
-    config: &Config,
-    models: &[ErrorModel],
-    seed: &str,
-    scratch: &mut Scratch,
-) -> WordPlan {
-    let plan = plan_word_unit(text, key, config, models, seed, scratch);
-    if let (WordPlan::Change { t, n }, Some(text)) = (plan, text) {
-        corrupt_into_scratch(text, key, &config.types[t], &models[t], n, seed, scratch);
-    }
-    plan
 }
 
 /// Selection over records. `texts[i] = None` marks a record that cannot change (an empty

@@ -258,19 +258,10 @@ fn is_vowel(b: u8) -> bool {
     matches!(b, b'a' | b'e' | b'i' | b'o' | b'u')
 }
 
-/// Rules R1–R8 on a lowercase ASCII word, in rule order, positions left to right,
-/// replacements in the listed order. Duplicates and `w` itself are not removed here.
-pub fn rule_candidates(w: &str) -> Vec<String> {
-    let mut out = Vec::new();
-    for_each_rule_candidate(w, |c| {
-        out.push(String::from_utf8(c.to_vec()).expect("ASCII"));
-        false
-    });
-    out
-}
-
-/// Calls `emit` with each rule candidate in order (in a reused buffer, so eligibility
-/// checks allocate nothing); stops early when `emit` returns true, and returns whether it did.
+/// Rules R1–R8 on a lowercase ASCII word: calls `emit` with each candidate in rule order,
+/// positions left to right, replacements in the listed order (duplicates and `w` itself
+/// included), each in a reused buffer so that eligibility checks allocate nothing. Stops
+/// early when `emit` returns true, and returns whether it did.
 pub fn for_each_rule_candidate(w: &str, mut emit: impl FnMut(&[u8]) -> bool) -> bool {
     let b = w.as_bytes();
     let n = b.len();
@@ -489,13 +480,15 @@ impl SpellingModel {
         match &self.source {
             Source::Dict(map) => map.get(lower).cloned().unwrap_or_default(),
             Source::Rules => {
-                let mut out: Vec<String> = Vec::new();
-                for c in rule_candidates(lower) {
-                    if c != lower && !out.contains(&c) && !self.real_words.contains(&c) {
-                        out.push(c);
-                    }
-                }
-                out
+                let (mut flat, mut ends) = (Vec::new(), Vec::new());
+                self.rule_misspellings(lower, &mut flat, &mut ends);
+                let starts = std::iter::once(0).chain(ends.iter().copied());
+                starts
+                    .zip(&ends)
+                    .map(|(start, &end)| {
+                        String::from_utf8(flat[start..end].to_vec()).expect("ASCII")
+                    })
+                    .collect()
             }
         }
     }
@@ -542,25 +535,35 @@ impl SpellingModel {
             Source::Rules => {
                 let mut flat: Vec<u8> = Vec::with_capacity(16 * (lower.len() + 2));
                 let mut ends: Vec<usize> = Vec::with_capacity(16);
-                for_each_rule_candidate(lower, |c| {
-                    let mut start = 0;
-                    let seen = ends.iter().any(|&end| {
-                        let same = end - start == c.len() && &flat[start..end] == c;
-                        start = end;
-                        same
-                    });
-                    if c != lower.as_bytes() && !seen && !self.real_words.contains_bytes(c) {
-                        flat.extend_from_slice(c);
-                        ends.push(flat.len());
-                    }
-                    false
-                });
+                self.rule_misspellings(lower, &mut flat, &mut ends);
                 let i = rng.uniform(ends.len() as u64) as usize;
                 let start = if i == 0 { 0 } else { ends[i - 1] };
                 String::from_utf8(flat[start..ends[i]].to_vec()).expect("ASCII")
             }
         });
         out.push_str(&apply_case(&chosen, pattern));
+    }
+}
+
+impl SpellingModel {
+    /// The distinct rule candidates of `lower` that are misspellings (differ from it and are
+    /// not real words), in rule order, appended to one flat buffer: candidate i is
+    /// `flat[ends[i-1]..ends[i]]` (from 0 for the first). One buffer instead of a `String`
+    /// per candidate keeps the hot path free of allocations.
+    fn rule_misspellings(&self, lower: &str, flat: &mut Vec<u8>, ends: &mut Vec<usize>) {
+        for_each_rule_candidate(lower, |c| {
+            let mut start = 0;
+            let seen = ends.iter().any(|&end| {
+                let same = end - start == c.len() && &flat[start..end] == c;
+                start = end;
+                same
+            });
+            if c != lower.as_bytes() && !seen && !self.real_words.contains_bytes(c) {
+                flat.extend_from_slice(c);
+                ends.push(flat.len());
+            }
+            false
+        });
     }
 }
 
